@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { ExitCode } from '../../config/errors';
+import { parseSpecs } from '../../ids/parse-spec';
+import { waitForBatch } from '../../queue/batch-waiter';
+import { enqueueBatch, type EnqueueResult } from '../../queue/producer';
+import { openContext, type AppContext } from '../context';
+import { formatSummary } from '../format-summary';
+import { createProgressDisplay } from '../progress-display';
+import { runCommand, UserFacingError } from '../run-command';
+
+export function registerEnqueue(program: Command): void {
+  program
+    .command('enqueue')
+    .description('enqueue one job per Pokémon id: 25, 1-151, 1-10,25,10001-10010, or all')
+    .argument('<spec...>', 'ids, ranges, comma lists, or all')
+    .option('--wait', 'show progress until the batch is done, then a summary; exit 1 if any job failed')
+    .option('--refresh', 'fetch again ids that are already stored')
+    .option('--json', 'print the result as JSON on stdout')
+    .action((specs: string[], opts: { wait?: boolean; refresh?: boolean; json?: boolean }) =>
+      runCommand({}, async (config, log) => {
+        // Parse before connecting: bad input must change nothing and fail fast.
+        const parsed = parseSpecs(specs);
+        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 4 });
+        try {
+          const ids = parsed.all ? mergeIds(parsed.ids, await listAll(ctx)) : parsed.ids;
+          const result = await enqueueBatch(ctx, { ids, refresh: !!opts.refresh, spec: specs.join(' ') });
+          if (!opts.json || opts.wait) process.stdout.write(`${describeEnqueue(result)}\n`);
+          if (!opts.wait) {
+            if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+            return ExitCode.ok;
+          }
+          return await waitAndSummarize(ctx, result.batchId, !!opts.json);
+        } finally {
+          await ctx.close();
+        }
+      }),
+    );
+}
+
+export function describeEnqueue(r: EnqueueResult): string {
+  return `batch ${r.batchId}: ${r.requested} requested, ${r.added} added, ${r.alreadyQueued} already queued, ${r.alreadyStored} already stored`;
+}
+
+/** Shows progress until the batch is done, prints the summary, and returns the exit code. */
+export async function waitAndSummarize(ctx: AppContext, batchId: string, json = false): Promise<number> {
+  const display = createProgressDisplay();
+  const outcome = await waitForBatch({ redis: ctx.redis, queue: ctx.queue, prefix: ctx.config.queuePrefix, log: ctx.log }, batchId, (p) =>
+    display.update(p),
+  );
+  display.stop();
+  process.stdout.write(`${json ? JSON.stringify(outcome) : formatSummary(outcome)}\n`);
+  return outcome.failed + outcome.adopted.failed > 0 ? ExitCode.failure : ExitCode.ok;
+}
+
+async function listAll(ctx: AppContext): Promise<number[]> {
+  try {
+    return await ctx.client.listAllIds();
+  } catch (err) {
+    throw new UserFacingError(`cannot list every id from ${ctx.config.pokeapiUrl}: ${(err as Error).message}`);
+  }
+}
+
+function mergeIds(a: number[], b: number[]): number[] {
+  return [...new Set([...a, ...b])].sort((x, y) => x - y);
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { ExitCode } from '../../config/errors';
+import type { PokemonRecord } from '../../types';
+import { openContext } from '../context';
+import { runCommand, UserFacingError } from '../run-command';
+
+export function registerGet(program: Command): void {
+  program
+    .command('get')
+    .description('print one stored record, by id or name')
+    .argument('<idOrName>', 'e.g. 25 or pikachu')
+    .option('--json', 'print the record as JSON')
+    .action((idOrName: string, opts: { json?: boolean }) =>
+      runCommand({}, async (config, log) => {
+        const key = idOrName.trim().toLowerCase();
+        if (!/^[1-9]\d{0,6}$/.test(key) && !/^[a-z0-9][a-z0-9.'-]{0,79}$/.test(key)) {
+          throw new UserFacingError(`"${idOrName}" is neither an id (a positive whole number) nor a Pokémon name`, ExitCode.usage);
+        }
+        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
+        try {
+          const record = await ctx.store.lookup(key);
+          if (!record) {
+            process.stderr.write(`not stored: ${idOrName} (enqueue it with: pokequeue enqueue ${/^\d+$/.test(key) ? key : '<id>'} --wait)\n`);
+            return ExitCode.failure;
+          }
+          process.stdout.write(`${opts.json ? JSON.stringify(record) : describeRecord(record)}\n`);
+          return ExitCode.ok;
+        } finally {
+          await ctx.close();
+        }
+      }),
+    );
+}
+
+function describeRecord(r: PokemonRecord): string {
+  const stats = Object.entries(r.stats).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [
+    `#${r.id} ${r.name}${r.isDefault ? '' : ` (form of ${r.species})`}`,
+    `  types: ${r.types.join(', ')}`,
+    `  abilities: ${r.abilities.map((a) => (a.hidden ? `${a.name} (hidden)` : a.name)).join(', ')}`,
+    `  stats: ${stats}`,
+    `  height ${r.height / 10} m, weight ${r.weight / 10} kg, base experience ${r.baseExperience ?? 'n/a'}, ${r.moveCount} moves`,
+    `  sprite: ${r.sprite ?? 'none'}`,
+    `  fetched ${r.fetchedAt} from ${r.sourceUrl}`,
+  ].join('\n');
+}

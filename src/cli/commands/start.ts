@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { ExitCode } from '../../config/errors';
+import type { Config } from '../../config/variables';
+import { parseSpecs } from '../../ids/parse-spec';
+import { enqueueBatch } from '../../queue/producer';
+import { startPokemonWorker } from '../../queue/pokemon-worker';
+import { workerIdFor } from '../../queue/worker-heartbeat';
+import { createRedis } from '../../redis/connection';
+import { isPortOpen, startRedisServer, type LocalRedisServer } from '../../redis/local-server';
+import { startSimulator } from '../../simulator/server';
+import { openContext } from '../context';
+import { describeEnqueue, waitAndSummarize } from './enqueue';
+import { flag, runCommand, UserFacingError } from '../run-command';
+
+interface StartOptions {
+  ids: string;
+  exitWhenDone?: boolean;
+  concurrency?: string;
+  refresh?: boolean;
+  latencyMs?: string;
+}
+
+/** The batch `start` and `demo` fetch when not told otherwise: the tutorial's first 151. */
+export const DEFAULT_START_SPEC = '1-151';
+
+export function registerStart(program: Command): void {
+  for (const mode of ['start', 'demo'] as const) {
+    const cmd = program
+      .command(mode)
+      .description(
+        mode === 'start'
+          ? 'the main job in one command: Redis (started locally if needed), a worker, a batch of 1-151 with progress'
+          : 'the same, fully offline, against the built-in simulated PokeAPI',
+      )
+      .option('--ids <spec>', 'which ids to fetch', DEFAULT_START_SPEC)
+      .option('--exit-when-done', "exit with the batch's exit code instead of staying up")
+      .option('-c, --concurrency <n>', 'jobs the in-process worker runs at once (WORKER_CONCURRENCY)')
+      .option('--refresh', 'fetch again ids that are already stored');
+    if (mode === 'demo') cmd.option('--latency-ms <n>', 'simulated API latency', '50');
+    cmd.action((opts: StartOptions) =>
+      runCommand({ workerConcurrency: flag(opts.concurrency, '--concurrency') }, (config, log) => runMainJob(mode, config, log, opts)),
+    );
+  }
+}
+
+async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logger, opts: StartOptions): Promise<number> {
+  const parsed = parseSpecs([opts.ids]);
+  if (parsed.all) throw new UserFacingError('start/demo take explicit ids; use `pokequeue enqueue all` for everything', ExitCode.usage);
+  const latencyMs = Number(opts.latencyMs ?? 0);
+  if (!Number.isInteger(latencyMs) || latencyMs < 0) throw new UserFacingError(`--latency-ms must be a non-negative whole number (got "${opts.latencyMs}")`, ExitCode.usage);
+
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    let config = baseConfig;
+    if (mode === 'demo') {
+      const sim = await startSimulator({ latencyMs, jitterMs: Math.round(latencyMs / 2) });
+      cleanups.push(() => sim.close());
+      config = { ...config, pokeapiUrl: sim.url };
+      log.info(`simulated PokeAPI at ${sim.url} (latency ${latencyMs} ms)`);
+    }
+    const localRedis = await ensureRedis(config, log);
+    if (localRedis) cleanups.push(() => localRedis.stop());
+
+    const ctx = await openContext(config, log, { startup: 'fail-fast' });
+    cleanups.push(() => ctx.close());
+    if (mode === 'start') {
+      const probe = await ctx.client.probe();
+      if (!probe.ok) {
+        throw new UserFacingError(
+          `cannot reach the PokeAPI at ${config.pokeapiUrl} (${probe.problem}). ` +
+            'Check your network or POKEAPI_URL, or run `npm run demo` to try pokequeue offline against its built-in simulator.',
+        );
+      }
+    }
+    const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
+    const worker = startPokemonWorker({ ...ctx, connection, workerId: workerIdFor(), concurrency: config.workerConcurrency });
+    cleanups.push(async () => {
+      await worker.close(5000);
+      connection.disconnect();
+    });
+
+    const result = await enqueueBatch(ctx, { ids: parsed.ids, refresh: !!opts.refresh, spec: opts.ids });
+    process.stdout.write(`${describeEnqueue(result)}\n`);
+    const code = await waitAndSummarize(ctx, result.batchId);
+    if (opts.exitWhenDone) return code;
+
+    process.stderr.write(
+      `\nstill running, with a worker at concurrency ${config.workerConcurrency}. From another terminal:\n` +
+        `  npx pokequeue enqueue 152-251 --wait${mode === 'demo' ? ` (with POKEAPI_URL=${config.pokeapiUrl})` : ''}\n` +
+        '  npx pokequeue status\nPress Ctrl-C to stop.\n',
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    log.info('stopping');
+    return code;
+  } finally {
+    await cleanup();
+  }
+}
+
+/**
+ * When REDIS_URL is not set and nothing answers on 127.0.0.1:6379, starts a local redis-server
+ * with its append-only file under ./.data, or says exactly how to get one.
+ */
+async function ensureRedis(config: Config, log: Logger): Promise<LocalRedisServer | undefined> {
+  if (process.env.REDIS_URL || config.redisClusterNodes) return undefined;
+  if (await isPortOpen(6379)) return undefined;
+  try {
+    const server = await startRedisServer({ port: 6379, dataDir: '.data' });
+    log.info('nothing answered on 127.0.0.1:6379: started a local redis-server there, data in ./.data (append-only file on)');
+    return server;
+  } catch (err) {
+    throw new UserFacingError(
+      `no Redis on 127.0.0.1:6379 and could not start one (${(err as Error).message.split('\n')[0]}). ` +
+        'Install it (`sudo apt-get install redis-server`, `brew install redis`), run `docker compose up -d redis`, or set REDIS_URL.',
+    );
+  }
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { readQueueStatus } from '../../stats/queue-status';
+import { openContext } from '../context';
+import { runCommand } from '../run-command';
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('job counts per state, live workers, stored records, batches in progress')
+    .option('--json', 'print one JSON object: { workers, counts, stored, ... }')
+    .action((opts: { json?: boolean }) =>
+      runCommand({}, async (config, log) => {
+        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
+        try {
+          const s = await readQueueStatus({ ...ctx, prefix: config.queuePrefix });
+          if (opts.json) {
+            process.stdout.write(`${JSON.stringify(s)}\n`);
+            return;
+          }
+          const c = s.counts;
+          const out = [
+            `queue ${config.queuePrefix}${s.paused ? ' (paused)' : ''}: ${c.waiting ?? 0} waiting, ${c.active ?? 0} active, ${c.delayed ?? 0} delayed, ${c.prioritized ?? 0} prioritized, ${c.completed ?? 0} completed, ${c.failed ?? 0} failed (kept)`,
+            `stored records: ${s.stored}`,
+            `live workers: ${s.workers}`,
+            ...s.workerList.map((w) => `  ${w.id}  concurrency ${w.concurrency}, in flight ${w.inFlight}, done ${w.completed}, failed ${w.failed}`),
+            `batches in progress: ${s.batchesInProgress.length}`,
+            ...s.batchesInProgress.map((b) => `  ${b.batchId} (${b.spec}): ${b.completed + b.failed}/${b.added} done, ${b.failed} failed`),
+          ];
+          process.stdout.write(`${out.join('\n')}\n`);
+        } finally {
+          await ctx.close();
+        }
+      }),
+    );
+}

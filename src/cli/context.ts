@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/variables';
+import { PokeApiClient } from '../pokeapi/client';
+import { createPokemonQueue, type PokemonQueue } from '../queue/pokemon-queue';
+import { createRedis, waitForRedis, type RedisClient } from '../redis/connection';
+import { OutcomeRecorder } from '../stats/outcome-recorder';
+import { RecordStore } from '../store/record-store';
+
+/** Everything a command talks to, built once from the config: the composition root. */
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  queue: PokemonQueue;
+  store: RecordStore;
+  recorder: OutcomeRecorder;
+  client: PokeApiClient;
+  close(): Promise<void>;
+}
+
+export async function openContext(
+  config: Config,
+  log: Logger,
+  opts: { startup: 'fail-fast' | 'wait'; connections?: number },
+): Promise<AppContext> {
+  const redis = createRedis(config, { startup: opts.startup, log });
+  try {
+    await waitForRedis(redis, config, opts.startup === 'wait' ? 24 * 3600_000 : 4000);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const queue = createPokemonQueue(config, redis);
+  queue.on('error', (err) => log.debug({ err: err.message }, 'queue connection error'));
+  const client = new PokeApiClient({
+    baseUrl: config.pokeapiUrl,
+    timeoutMs: config.httpTimeoutMs,
+    connections: opts.connections ?? config.workerConcurrency,
+    keepCompressed: config.storeRaw,
+  });
+  return {
+    config,
+    log,
+    redis,
+    queue,
+    store: new RecordStore(redis, config.queuePrefix),
+    recorder: new OutcomeRecorder(redis, config.queuePrefix),
+    client,
+    async close() {
+      await queue.close().catch(() => undefined);
+      await client.close().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * A configuration value that cannot be used. `variable` names the environment variable (or the
+ * flag that overrode it) so the message points the user at the one thing to fix.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** Input a user typed that names no valid ids (a bad spec). Nothing is enqueued when it is thrown. */
+export class InvalidSpecError extends Error {
+  override readonly name = 'InvalidSpecError';
+}
+
+/** Exit codes every command shares: scripts calling pokequeue can rely on them. */
+export const ExitCode = {
+  ok: 0,
+  /** A batch had failed jobs, or the command could not do its work (Redis or the API unreachable). */
+  failure: 1,
+  /** The command line or the configuration was wrong; nothing was changed. */
+  usage: 2,
+} as const;

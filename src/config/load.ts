@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from './errors';
+import { type Config, type ConfigKey, configVariables } from './variables';
+
+/** A value given on the command line, with the flag's name for error messages. */
+export interface ConfigOverride {
+  value: string;
+  flag: string;
+}
+
+export type ConfigOverrides = Partial<Record<ConfigKey, ConfigOverride | undefined>>;
+
+/**
+ * Parses and validates the whole configuration once. A flag beats the environment, the
+ * environment beats the default. Throws {@link ConfigError} naming the first bad variable.
+ */
+export function parseConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(configVariables) as ConfigKey[]) {
+    const spec = configVariables[key];
+    const override = overrides[key];
+    const fromEnv = env[spec.env];
+    const source = override ? override.flag : spec.env;
+    const raw = override?.value ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.default);
+    if (raw === '' && spec.default === '') {
+      out[key] = undefined;
+      continue;
+    }
+    const result = spec.schema.safeParse(raw);
+    if (!result.success) {
+      const reason = result.error.issues[0]?.message ?? 'is not valid';
+      // Echo the value back only where it cannot hold a secret.
+      const shown = key === 'redisUrl' ? '' : ` (got "${raw}")`;
+      throw new ConfigError(source, `${reason}${shown}`);
+    }
+    out[key] = result.data;
+  }
+  const config = out as Config;
+  if (config.redisClusterNodes && !/\{[^}]+\}/.test(config.queuePrefix)) {
+    throw new ConfigError(
+      'QUEUE_PREFIX',
+      `must contain a {hash-tag} when REDIS_CLUSTER_NODES is set, so every key of the queue lands in one slot (try "{${config.queuePrefix}}")`,
+    );
+  }
+  return config;
+}
+
+/**
+ * Reads `.env` from the working directory into `process.env` (values already set win), using
+ * Node's own loader rather than a dependency.
+ */
+export function loadDotEnv(cwd = process.cwd()): void {
+  const file = resolve(cwd, '.env');
+  if (existsSync(file)) process.loadEnvFile(file);
+}

@@ -1,0 +1,179 @@
+import { z } from 'zod';
+
+/**
+ * Every setting pokequeue reads from the environment, in one table: its variable, its default and
+ * why the default is what it is. `.env.example` and the README's configuration table follow this
+ * list (a test checks that they name every variable here).
+ */
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0');
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL')
+  // One canonical form, so `${base}/pokemon/1/` never doubles a slash.
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const clusterNodes = z
+  .string()
+  .trim()
+  .refine(
+    (v) => v.split(',').every((n) => /^[^\s:,]+:\d{1,5}$/.test(n.trim())),
+    'must be a comma-separated list of host:port, e.g. 127.0.0.1:7000,127.0.0.1:7001',
+  )
+  .transform((v) => v.split(',').map((n) => n.trim()));
+
+const prefix = z
+  .string()
+  .trim()
+  .regex(
+    /^[A-Za-z0-9_.{}-]{1,64}$/,
+    'must be 1-64 letters, digits or _ . - { } (braces make a Redis Cluster hash tag)',
+  );
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export const configVariables = {
+  redisUrl: {
+    env: 'REDIS_URL',
+    default: 'redis://127.0.0.1:6379',
+    schema: redisUrl,
+    doc: 'Redis holding the queue and the records. Passwords, rediss:// (TLS) and /DB numbers work; the password is never logged.',
+  },
+  redisClusterNodes: {
+    env: 'REDIS_CLUSTER_NODES',
+    default: '',
+    schema: clusterNodes.optional(),
+    doc: 'Redis Cluster seed nodes (host:port,...). When set, REDIS_URL only supplies the password and TLS, and QUEUE_PREFIX must be a {hash-tag}.',
+  },
+  pokeapiUrl: {
+    env: 'POKEAPI_URL',
+    default: 'https://pokeapi.co/api/v2',
+    schema: httpUrl,
+    doc: 'Base URL of the PokeAPI. `npm run demo` points it at the built-in simulator.',
+  },
+  queuePrefix: {
+    env: 'QUEUE_PREFIX',
+    default: 'pokequeue',
+    schema: prefix,
+    doc: 'Prefix of every key pokequeue keeps in Redis (queue and records alike): two prefixes are two independent installations.',
+  },
+  workerConcurrency: {
+    env: 'WORKER_CONCURRENCY',
+    default: '10',
+    schema: integer(1, 1000),
+    doc: 'Jobs one worker process runs at once. Fetching is I/O-bound, so this is mostly how many requests are in flight per process.',
+  },
+  rateLimitPerSecond: {
+    env: 'RATE_LIMIT_PER_SECOND',
+    default: '10',
+    schema: integer(0, 100000),
+    doc: 'Jobs started per second across ALL workers on all machines (BullMQ queue-wide limiter); 0 turns it off. 10/s keeps within the PokeAPI fair-use policy.',
+  },
+  httpTimeoutMs: {
+    env: 'HTTP_TIMEOUT_MS',
+    default: '10000',
+    schema: integer(100, 600000),
+    doc: 'Deadline for one request: connect, headers and the whole body. A request past it is retried.',
+  },
+  jobAttempts: {
+    env: 'JOB_ATTEMPTS',
+    default: '5',
+    schema: integer(1, 100),
+    doc: 'Tries per job for retryable failures (5xx, timeouts, resets, truncated bodies). 404s never retry; 429s do not use up a try.',
+  },
+  backoffMs: {
+    env: 'JOB_BACKOFF_MS',
+    default: '1000',
+    schema: integer(0, 3600000),
+    doc: 'First retry delay; it doubles on each retry, with up to 50% jitter so workers do not retry in lockstep.',
+  },
+  storeRaw: {
+    env: 'STORE_RAW',
+    default: 'false',
+    schema: boolean,
+    doc: 'Also keep each raw payload, gzip-compressed (~7 KB each instead of ~1 KB per record).',
+  },
+  lockDurationMs: {
+    env: 'LOCK_DURATION_MS',
+    default: '10000',
+    schema: integer(1000, 3600000),
+    doc: 'How long a worker holds a job without renewing its lock. A killed worker\'s jobs are handed on after at most about LOCK_DURATION_MS + STALLED_INTERVAL_MS; shorter means faster recovery but more Redis traffic and a risk of double work when the event loop stalls.',
+  },
+  stalledIntervalMs: {
+    env: 'STALLED_INTERVAL_MS',
+    default: '5000',
+    schema: integer(1000, 3600000),
+    doc: 'How often each worker looks for jobs whose worker died.',
+  },
+  maxStalledCount: {
+    env: 'MAX_STALLED_COUNT',
+    default: '1',
+    schema: integer(0, 100),
+    doc: 'How many times a job may lose its worker before it is failed as a poison job (one that crashes every process that runs it).',
+  },
+  shutdownTimeoutMs: {
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    default: '30000',
+    schema: integer(0, 3600000),
+    doc: 'On SIGINT/SIGTERM a worker stops taking jobs and waits this long for those in flight; a second signal forces exit.',
+  },
+  keepCompletedJobs: {
+    env: 'KEEP_COMPLETED_JOBS',
+    default: '1000',
+    schema: integer(0, 10000000),
+    doc: 'Completed jobs kept for inspection in bull-board (records live in the store regardless). Bounds Redis memory.',
+  },
+  keepFailedJobs: {
+    env: 'KEEP_FAILED_JOBS',
+    default: '10000',
+    schema: integer(0, 10000000),
+    doc: 'Failed jobs kept, with their reasons, for inspection and retry.',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    default: 'info',
+    schema: logLevel,
+    doc: 'fatal, error, warn, info, debug, trace or silent. Logs go to stderr; command output to stdout.',
+  },
+} as const;
+
+export type ConfigKey = keyof typeof configVariables;
+
+/** The parsed configuration: one typed object, made once at the edge and passed down. */
+export type Config = {
+  [K in ConfigKey]: z.output<(typeof configVariables)[K]['schema']>;
+};

@@ -1,0 +1,59 @@
+import { InvalidSpecError } from '../config/errors';
+
+/** Largest id a spec may name. The API's ids stop at 10326 today; this only stops typos like 1-10000000000. */
+export const MAX_ID = 1_000_000;
+
+/** What a list of specs names: explicit ids, and whether `all` (every id the API lists) was asked for. */
+export interface ParsedSpec {
+  ids: number[];
+  all: boolean;
+}
+
+/**
+ * Parses what a user typed (`25`, `1-151`, `1-10,25,10001-10010`, `all`, several arguments) into
+ * sorted, de-duplicated ids. Throws {@link InvalidSpecError} on the first bad piece, naming it,
+ * before anything is enqueued.
+ */
+export function parseSpecs(specs: readonly string[]): ParsedSpec {
+  const pieces = specs.flatMap((s) => s.split(',')).map((p) => p.trim());
+  if (pieces.length === 0 || pieces.every((p) => p === '')) {
+    throw new InvalidSpecError('no ids given: name ids like 25, a range like 1-151, a list like 1-10,25, or all');
+  }
+  const ids = new Set<number>();
+  let all = false;
+  for (const piece of pieces) {
+    if (piece === '') throw new InvalidSpecError('empty item in the id list (look for a doubled or trailing comma)');
+    if (piece.toLowerCase() === 'all') {
+      all = true;
+      continue;
+    }
+    const range = /^(\d+)-(\d+)$/.exec(piece);
+    if (range) {
+      const from = toId(range[1]!, piece);
+      const to = toId(range[2]!, piece);
+      if (from > to) throw new InvalidSpecError(`"${piece}" is a backwards range: write ${to}-${from}`);
+      for (let id = from; id <= to; id++) ids.add(id);
+      continue;
+    }
+    if (/^\d+$/.test(piece)) {
+      ids.add(toId(piece, piece));
+      continue;
+    }
+    throw new InvalidSpecError(
+      `"${piece}" is not an id, a range (1-151), or all; ids are positive whole numbers`,
+    );
+  }
+  return { ids: [...ids].sort((a, b) => a - b), all };
+}
+
+function toId(digits: string, piece: string): number {
+  // Compare as text first: Number('99999999999999999999') loses precision silently.
+  if (digits.replace(/^0+/, '').length > String(MAX_ID).length) {
+    throw new InvalidSpecError(`"${piece}" is out of range: ids go from 1 to ${MAX_ID}`);
+  }
+  const id = Number(digits);
+  if (id < 1 || id > MAX_ID) {
+    throw new InvalidSpecError(`"${piece}" is out of range: ids go from 1 to ${MAX_ID}`);
+  }
+  return id;
+}

@@ -1,0 +1,69 @@
+/**
+ * How a fetch can fail, as classes a caller can `instanceof`. The worker maps each to a queue
+ * action in one place (see fetch-policy.ts); nothing else inspects status codes.
+ */
+
+/** Every failure of a PokeAPI fetch. `reason` is a short stable code used in summaries and metrics. */
+export abstract class PokeApiError extends Error {
+  abstract readonly reason: string;
+  /** Whether trying again later may succeed. */
+  abstract readonly retryable: boolean;
+}
+
+/** The API does not know this id (HTTP 404). Never retried. */
+export class NotFoundError extends PokeApiError {
+  override readonly name = 'NotFoundError';
+  readonly reason = 'not_found';
+  readonly retryable = false;
+  constructor(readonly id: number) {
+    super(`no Pokémon with id ${id}`);
+  }
+}
+
+/**
+ * A 200 whose body is not this Pokémon: wrong id, missing fields. Retrying would fetch the same
+ * thing, so it fails at once, with a short sample of the body to show what came back.
+ */
+export class BadPayloadError extends PokeApiError {
+  override readonly name = 'BadPayloadError';
+  readonly reason = 'bad_payload';
+  readonly retryable = false;
+  constructor(message: string, readonly sample: string) {
+    super(`${message}; body starts: ${sample}`);
+  }
+}
+
+/** The API asked us to slow down (HTTP 429). Handled by pausing the whole queue; uses no attempt. */
+export class RateLimitedError extends PokeApiError {
+  override readonly name = 'RateLimitedError';
+  readonly reason = 'rate_limited';
+  readonly retryable = true;
+  constructor(readonly retryAfterMs: number) {
+    super(`rate limited by the API; pausing the queue for ${retryAfterMs} ms`);
+  }
+}
+
+/**
+ * A failure that may pass: 5xx, timeouts, connection resets, a truncated or non-JSON body.
+ * Retried with exponential backoff and jitter until the job's attempts run out.
+ */
+export class TransientFetchError extends PokeApiError {
+  override readonly name = 'TransientFetchError';
+  readonly retryable = true;
+  constructor(
+    readonly reason: 'server_error' | 'timeout' | 'network' | 'bad_body' | 'http_status',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Any other non-2xx (400, 401, 403, ...): a request we should not repeat. */
+export class UnexpectedStatusError extends PokeApiError {
+  override readonly name = 'UnexpectedStatusError';
+  readonly reason = 'http_status';
+  readonly retryable = false;
+  constructor(readonly status: number, sample: string) {
+    super(`unexpected HTTP ${status}; body starts: ${sample}`);
+  }
+}

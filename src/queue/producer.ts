@@ -1,0 +1,120 @@
+import type { Logger } from 'pino';
+import type { RedisClient } from '../redis/connection';
+import { jobIdFor, keysFor } from '../redis/keys';
+import type { RecordStore } from '../store/record-store';
+import { BATCH_TTL_SECONDS } from '../stats/outcome-recorder';
+import type { PokemonJobData } from '../types';
+import { newBatchId } from './batch-id';
+import { jobOptions, type PokemonQueue } from './pokemon-queue';
+import type { Config } from '../config/variables';
+
+export interface EnqueueRequest {
+  ids: readonly number[];
+  /** Fetch again even when a record is stored. */
+  refresh: boolean;
+  /** What the user typed, kept with the batch for display. */
+  spec: string;
+}
+
+export interface EnqueueResult {
+  batchId: string;
+  requested: number;
+  /** New jobs this batch added (and owns). */
+  added: number;
+  /** Ids another batch had already queued or started: not added again. */
+  alreadyQueued: number;
+  /** Ids already in the store: skipped, no request made (unless refresh). */
+  alreadyStored: number;
+}
+
+export interface ProducerDeps {
+  config: Config;
+  redis: RedisClient;
+  queue: PokemonQueue;
+  store: RecordStore;
+  log: Logger;
+}
+
+/** How many jobs one `addBulk` call carries: large enough to amortize round trips, small enough to keep Redis responsive. */
+export const ADD_BULK_CHUNK = 1000;
+
+/**
+ * Enqueues one batch: one job per id not yet stored and not already queued. Idempotent: a job
+ * id is `pokemon-<id>`, so BullMQ itself refuses a second copy of a queued id, even from two
+ * producers racing.
+ */
+export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Promise<EnqueueResult> {
+  const { config, redis, queue, store } = deps;
+  const keys = keysFor(config.queuePrefix);
+  const batchId = newBatchId();
+  const stored = req.refresh ? new Set<number>() : await store.whichStored(req.ids);
+  const candidates = req.ids.filter((id) => !stored.has(id));
+
+  const existing = await existingJobIds(redis, queue, candidates);
+  const adopted: number[] = [];
+  const toAdd: number[] = [];
+  for (const id of candidates) {
+    if (!existing.has(id)) {
+      toAdd.push(id);
+      continue;
+    }
+    const state = await queue.getJobState(jobIdFor(id));
+    if (state === 'completed' || state === 'failed' || state === 'unknown') {
+      // A finished job kept for inspection would make BullMQ ignore the new one: clear it first.
+      if (state !== 'unknown') await queue.remove(jobIdFor(id));
+      toAdd.push(id);
+    } else {
+      adopted.push(id);
+    }
+  }
+
+  const now = Date.now();
+  const batchKey = keys.batch(batchId);
+  const tx = redis.multi();
+  tx.hset(batchKey, {
+    spec: req.spec,
+    createdAt: now,
+    requested: req.ids.length,
+    added: toAdd.length,
+    queued: adopted.length,
+    stored: stored.size,
+    refresh: req.refresh ? 1 : 0,
+    ...(toAdd.length === 0 && adopted.length === 0 ? { finishedAt: now } : {}),
+  });
+  tx.expire(batchKey, BATCH_TTL_SECONDS);
+  tx.zadd(keys.batches, now, batchId);
+  if (adopted.length) {
+    tx.sadd(keys.batchAdopted(batchId), ...adopted.map(String));
+    tx.expire(keys.batchAdopted(batchId), BATCH_TTL_SECONDS);
+  }
+  await tx.exec();
+
+  const opts = jobOptions(config);
+  for (let i = 0; i < toAdd.length; i += ADD_BULK_CHUNK) {
+    await queue.addBulk(
+      toAdd.slice(i, i + ADD_BULK_CHUNK).map((id) => ({
+        name: 'fetch',
+        data: (req.refresh ? { id, batchId, refresh: true } : { id, batchId }) as PokemonJobData,
+        opts: { ...opts, jobId: jobIdFor(id) },
+      })),
+    );
+  }
+  deps.log.debug({ batchId, added: toAdd.length }, 'batch enqueued');
+  return { batchId, requested: req.ids.length, added: toAdd.length, alreadyQueued: adopted.length, alreadyStored: stored.size };
+}
+
+/** Which ids have a job hash in Redis (in any state), pipelined: one round trip per 5000 ids. */
+async function existingJobIds(redis: RedisClient, queue: PokemonQueue, ids: readonly number[]): Promise<Set<number>> {
+  const found = new Set<number>();
+  for (let i = 0; i < ids.length; i += 5000) {
+    const chunk = ids.slice(i, i + 5000);
+    const pipe = redis.pipeline();
+    for (const id of chunk) pipe.exists(queue.toKey(jobIdFor(id)));
+    const results = (await pipe.exec()) ?? [];
+    results.forEach(([err, v], j) => {
+      if (err) throw err;
+      if (v === 1) found.add(chunk[j]!);
+    });
+  }
+  return found;
+}

@@ -1,0 +1,73 @@
+import { hostname } from 'node:os';
+import type { RedisClient } from '../redis/connection';
+import { keysFor } from '../redis/keys';
+
+/** What a worker tells everyone about itself, every {@link HEARTBEAT_INTERVAL_MS}. */
+export interface WorkerHeartbeat {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  startedAt: number;
+  lastSeen: number;
+  /** Jobs this worker finished since it started. */
+  completed: number;
+  failed: number;
+  inFlight: number;
+}
+
+export const HEARTBEAT_INTERVAL_MS = 2000;
+/** A worker silent for this long counts as gone (killed, frozen, or cut off from Redis). */
+export const HEARTBEAT_STALE_MS = 10_000;
+
+export function workerIdFor(pid = process.pid, host = hostname(), n = 0): string {
+  return `${host}:${pid}${n ? `:${n}` : ''}`;
+}
+
+/**
+ * Publishes one worker's heartbeat in a hash every process can read, so `status`, `/stats` and
+ * `/metrics` see every worker on every machine, with host and pid.
+ */
+export class WorkerHeartbeatPublisher {
+  private timer?: NodeJS.Timeout;
+  private readonly key: string;
+
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+    private readonly snapshot: () => WorkerHeartbeat,
+  ) {
+    this.key = keysFor(prefix).workers;
+  }
+
+  start(): void {
+    const beat = () =>
+      this.redis.hset(this.key, this.snapshot().id, JSON.stringify({ ...this.snapshot(), lastSeen: Date.now() })).catch(() => {
+        // Redis is away; the connection's own retry logs say so. The next beat tries again.
+      });
+    void beat();
+    this.timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.redis.hdel(this.key, this.snapshot().id).catch(() => undefined);
+  }
+}
+
+/** Live workers, pruning entries whose process has been silent too long. */
+export async function liveWorkers(redis: RedisClient, prefix: string, now = Date.now()): Promise<WorkerHeartbeat[]> {
+  const key = keysFor(prefix).workers;
+  const all = await redis.hgetall(key);
+  const live: WorkerHeartbeat[] = [];
+  const dead: string[] = [];
+  for (const [id, json] of Object.entries(all)) {
+    const hb = JSON.parse(json) as WorkerHeartbeat;
+    if (now - hb.lastSeen <= HEARTBEAT_STALE_MS) live.push(hb);
+    // Kept a while after going silent so a crash is visible, then dropped.
+    else if (now - hb.lastSeen > 60 * HEARTBEAT_STALE_MS) dead.push(id);
+  }
+  if (dead.length) await redis.hdel(key, ...dead);
+  return live.sort((a, b) => a.id.localeCompare(b.id));
+}

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../src/config/errors';
+import { parseConfig } from '../src/config/load';
+import { redactRedisUrl, redactSecretsInText } from '../src/config/redact';
+import { configVariables } from '../src/config/variables';
+
+describe('configuration', () => {
+  it('has working defaults with nothing set', () => {
+    const c = parseConfig({});
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.pokeapiUrl).toBe('https://pokeapi.co/api/v2');
+    expect(c.queuePrefix).toBe('pokequeue');
+    expect(c.rateLimitPerSecond).toBeGreaterThan(0);
+    expect(c.storeRaw).toBe(false);
+    expect(c.redisClusterNodes).toBeUndefined();
+  });
+
+  it('reads the environment, and a flag beats it', () => {
+    const c = parseConfig({ WORKER_CONCURRENCY: '7', STORE_RAW: 'true' }, { workerConcurrency: { value: '3', flag: '--concurrency' } });
+    expect(c.workerConcurrency).toBe(3);
+    expect(c.storeRaw).toBe(true);
+  });
+
+  it('strips a trailing slash from POKEAPI_URL', () => {
+    expect(parseConfig({ POKEAPI_URL: 'http://127.0.0.1:3100/api/v2/' }).pokeapiUrl).toBe('http://127.0.0.1:3100/api/v2');
+  });
+
+  it.each([
+    ['WORKER_CONCURRENCY', 'ten'],
+    ['WORKER_CONCURRENCY', '0'],
+    ['RATE_LIMIT_PER_SECOND', '-1'],
+    ['HTTP_TIMEOUT_MS', '1.5'],
+    ['JOB_ATTEMPTS', '1000'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['POKEAPI_URL', 'ftp://x'],
+    ['QUEUE_PREFIX', 'has space'],
+    ['STORE_RAW', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+    ['REDIS_CLUSTER_NODES', 'localhost'],
+  ])('names %s when it is %j', (variable, value) => {
+    expect(() => parseConfig({ [variable]: value })).toThrow(ConfigError);
+    try {
+      parseConfig({ [variable]: value });
+    } catch (err) {
+      expect((err as ConfigError).variable).toBe(variable);
+      expect((err as Error).message).toContain(variable);
+    }
+  });
+
+  it('names the flag when a flag was wrong', () => {
+    expect(() => parseConfig({}, { workerConcurrency: { value: 'x', flag: '--concurrency' } })).toThrow(/--concurrency/);
+  });
+
+  it('never echoes a bad REDIS_URL, which may hold a password', () => {
+    expect(() => parseConfig({ REDIS_URL: 'http://:s3cret@host' })).toThrow(ConfigError);
+    try {
+      parseConfig({ REDIS_URL: 'http://:s3cret@host' });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('s3cret');
+    }
+  });
+
+  it('requires a hash-tagged prefix with Redis Cluster', () => {
+    expect(() => parseConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).toThrow(/QUEUE_PREFIX/);
+    expect(parseConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: '{pq}' }).redisClusterNodes).toEqual(['127.0.0.1:7000']);
+  });
+
+  it('accepts passwords, TLS and database numbers in REDIS_URL', () => {
+    expect(parseConfig({ REDIS_URL: 'rediss://user:pw@redis.example:6380/3' }).redisUrl).toBe('rediss://user:pw@redis.example:6380/3');
+  });
+
+  it('.env.example documents every variable with its default', () => {
+    const example = readFileSync(resolve(__dirname, '../.env.example'), 'utf8');
+    for (const v of Object.values(configVariables)) {
+      expect(example).toMatch(new RegExp(`^#? ?${v.env}=${v.default.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
+    }
+  });
+});
+
+describe('redacting secrets', () => {
+  it('hides the password of a Redis URL', () => {
+    expect(redactRedisUrl('redis://user:hunter2@host:6379/1')).toBe('redis://user:***@host:6379/1');
+    expect(redactRedisUrl('redis://:hunter2@host:6379')).toBe('redis://:***@host:6379');
+    expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('hides passwords inside free text such as error messages', () => {
+    const text = redactSecretsInText('connect to rediss://admin:hunter2@db:6380 failed');
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain('rediss://admin:***@db:6380');
+  });
+});
