@@ -24,6 +24,7 @@ export function createProgressDisplay(stream: NodeJS.WriteStream = process.stder
     let started = false;
     return {
       update(p) {
+        if (p.total === 0) return;
         if (!started) {
           bar.start(p.total, p.done, { rate: '0.0', failed: 0 });
           started = true;
@@ -40,6 +41,7 @@ export function createProgressDisplay(stream: NodeJS.WriteStream = process.stder
   let lastDone = -1;
   return {
     update(p) {
+      if (p.total === 0) return;
       const now = Date.now();
       if ((now - last >= lineEveryMs && p.done !== lastDone) || (p.done >= p.total && p.done !== lastDone)) {
         last = now;

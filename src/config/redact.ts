@@ -18,6 +18,6 @@ export function redactRedisUrl(url: string): string {
 export function redactSecretsInText(text: string): string {
   return text.replace(/(rediss?:\/\/)([^@\s/]*)@/g, (_m, scheme: string, auth: string) => {
     const user = auth.includes(':') ? auth.slice(0, auth.indexOf(':')) : '';
-    return `${scheme}${user ? `${user}:***` : '***'}@`;
+    return `${scheme}${user}:***@`;
   });
 }

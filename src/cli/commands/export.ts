@@ -21,6 +21,8 @@ export function registerExport(program: Command): void {
         }
         const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
         const out = opts.out ? createWriteStream(opts.out) : process.stdout;
+        // `pokequeue export | head` closes the pipe early: that is the reader's choice, not an error.
+        if (out === process.stdout) process.stdout.on('error', (err: NodeJS.ErrnoException) => err.code === 'EPIPE' && process.exit(0));
         let n = 0;
         try {
           if (opts.format === 'csv') await write(out, `${CSV_COLUMNS.join(',')}\n`);

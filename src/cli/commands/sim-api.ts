@@ -5,7 +5,7 @@ import { FAULT_KINDS, type FaultKind } from '../../simulator/faults';
 import { InvalidSimulatorOptionError, startSimulator, type SimulatorOptions } from '../../simulator/server';
 
 /** Flags exactly as commander hands them over: strings, validated in {@link toSimulatorOptions}. */
-interface SimApiFlags {
+export interface SimApiFlags {
   port: string;
   host: string;
   latencyMs?: string;

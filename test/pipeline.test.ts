@@ -1,0 +1,165 @@
+import type { Redis } from 'ioredis';
+import { normalizePokemon } from '../src/pokeapi/normalize';
+import type { LocalRedisServer } from '../src/redis/local-server';
+import { freePort } from '../src/redis/local-server';
+import { startSimulator, type RunningSimulator } from '../src/simulator/server';
+import { syntheticPokemon } from '../src/simulator/payload';
+import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
+import { startTestRedis } from './helpers/redis';
+
+/** Keys the producer could have written; workers' own housekeeping keys come and go on their own. */
+async function snapshotKeys(client: Redis): Promise<string[]> {
+  return (await client.keys('*')).filter((k) => !k.endsWith(':stalled-check')).sort();
+}
+
+/**
+ * The whole pipeline as a user runs it: a producer CLI, two separate worker processes, a real
+ * redis-server and the simulated PokeAPI over loopback.
+ */
+describe('the pipeline: enqueue → worker processes → store', () => {
+  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let sim: RunningSimulator;
+  let env: Record<string, string>;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    sim = await startSimulator({ latencyMs: 15, jitterMs: 10 });
+    env = { REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: 'pqtest', RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'warn', JOB_BACKOFF_MS: '50' };
+    workers.push(await startWorker({ ...env, LOG_LEVEL: 'info' }, ['--concurrency', '5']));
+    workers.push(await startWorker({ ...env, LOG_LEVEL: 'info' }, ['--concurrency', '5']));
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    redis.client.disconnect();
+    await redis.server.stop();
+    await sim.close();
+  });
+
+  describe('a batch with a known range and an unknown id', () => {
+    let result: Awaited<ReturnType<typeof runCli>>;
+    let requests: number;
+    beforeAll(async () => {
+      result = await runCli(['enqueue', '1-40,99999', '--wait'], env);
+      requests = sim.stats().requests;
+    });
+
+    it('exits 1 because one job failed, and says which and why', () => {
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('41 requested, 41 added');
+      expect(result.stdout).toMatch(/succeeded 40, failed 1/);
+      expect(result.stdout).toMatch(/not_found\s+1/);
+      expect(result.stdout).toMatch(/wait\s+p50/);
+      expect(result.stdout).toMatch(/fetch\s+p50/);
+    });
+
+    it('fetches every id exactly once', () => {
+      const byId = sim.stats().byId;
+      for (let id = 1; id <= 40; id++) expect(byId[String(id)]).toBe(1);
+    });
+
+    it('fails a 404 at once, without retries', async () => {
+      // 40 found ids plus exactly one request for the unknown one.
+      expect(requests).toBe(41);
+      expect(sim.stats().byStatus['404']).toBe(1);
+      const failed = await redis.client.hget('pqtest:pokemon:pokemon-99999', 'failedReason');
+      expect(failed).toBe('no Pokémon with id 99999');
+      expect(await redis.client.hget('pqtest:pokemon:pokemon-99999', 'atm')).toBe('1');
+    });
+
+    it('stores each record correctly, found by id and by name', async () => {
+      const byId = await runCli(['get', '25', '--json'], env);
+      expect(byId.code).toBe(0);
+      const record = JSON.parse(byId.stdout);
+      const expected = normalizePokemon(syntheticPokemon(25, sim.url), 25, `${sim.url}/pokemon/25/`);
+      expect({ ...record, fetchedAt: undefined }).toEqual({ ...expected, fetchedAt: undefined });
+      const byName = await runCli(['get', expected.name, '--json'], env);
+      expect(JSON.parse(byName.stdout).id).toBe(25);
+    });
+
+    it('keeps no payload in the job (the return value is a few numbers)', async () => {
+      const rv = await redis.client.hget('pqtest:pokemon:pokemon-1', 'returnvalue');
+      expect(rv === null || rv.length < 100).toBe(true);
+    });
+  });
+
+  it('serves a second run of the same batch from the store, with no HTTP request', async () => {
+    const before = sim.stats().requests;
+    const again = await runCli(['enqueue', '1-40', '--wait'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('40 requested, 0 added, 0 already queued, 40 already stored');
+    expect(sim.stats().requests).toBe(before);
+  });
+
+  it('fetches stored ids again with --refresh', async () => {
+    const before = sim.stats().byId['3'];
+    const r = await runCli(['enqueue', '1-5', '--refresh', '--wait'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('5 added');
+    expect(sim.stats().byId['3']).toBe(before! + 1);
+  });
+
+  it('reports live workers, counts and stored records as JSON', async () => {
+    const s = await runCli(['status', '--json'], env);
+    expect(s.code).toBe(0);
+    const status = JSON.parse(s.stdout);
+    expect(status.workers).toBe(2);
+    expect(status.stored).toBe(40);
+    expect(status.counts).toEqual(expect.objectContaining({ waiting: 0, active: 0, failed: 1 }));
+  });
+
+  it('exports every record sorted by id, as JSON lines and CSV', async () => {
+    const jsonl = await runCli(['export'], env);
+    const ids = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l).id);
+    expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const csv = await runCli(['export', '--format', 'csv'], env);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^id,name,species/);
+    expect(lines).toHaveLength(41);
+  });
+
+  describe('bad input', () => {
+    it.each([
+      [['enqueue', 'abc']],
+      [['enqueue', '1-10,0']],
+      [['enqueue', '']],
+      [['enqueue', '10-1', '--wait']],
+      [['enqueue', '1-3', '--bogus-flag']],
+      [['export', '--format', 'xml']],
+      [['get', 'no such name!']],
+    ])('pokequeue %j exits 2 with a clear message and leaves Redis as it was', async (args) => {
+      const before = await snapshotKeys(redis.client);
+      const waitingBefore = await redis.client.llen('pqtest:pokemon:wait');
+      const r = await runCli(args, env);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/error/i);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(await snapshotKeys(redis.client)).toEqual(before);
+      expect(await redis.client.llen('pqtest:pokemon:wait')).toBe(waitingBefore);
+    });
+
+    it('a bad environment value names the variable and exits 2', async () => {
+      const r = await runCli(['enqueue', '1'], { ...env, WORKER_CONCURRENCY: 'lots' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('WORKER_CONCURRENCY');
+    });
+  });
+
+  it('fails within seconds, clearly and without the password, when Redis is unreachable', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const r = await runCli(['enqueue', '1-3', '--wait'], { ...env, REDIS_URL: `redis://:hunter2@127.0.0.1:${port}` }, 20_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot reach Redis');
+    expect(r.stderr).not.toContain('hunter2');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('a worker stops gracefully on SIGTERM and exits 0', async () => {
+    const w = await startWorker({ ...env, LOG_LEVEL: 'info' });
+    expect(await w.stop('SIGTERM')).toBe(0);
+    expect(w.output()).toContain('worker stopped cleanly');
+  });
+});
