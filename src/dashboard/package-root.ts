@@ -1,0 +1,25 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+/**
+ * The directory holding pokequeue's package.json, found by walking up from this file: the same
+ * answer from `src/dashboard` (ts-jest, ts-node) and from `dist/src/dashboard` (the built CLI).
+ * tsc copies no assets to dist/, so the page is always served from the sources.
+ */
+export function packageRoot(from = __dirname): string {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'pokequeue') return dir;
+    if (dirname(dir) === dir) throw new Error(`cannot find pokequeue's package.json above ${from}`);
+  }
+}
+
+/** The `/stats` page: HTML, script and styles, shipped as sources. */
+export function publicDir(): string {
+  return join(packageRoot(), 'src', 'dashboard', 'public');
+}
+
+/** chart.js's self-contained UMD build, from our own dependencies: the page works offline. */
+export function chartJsFile(): string {
+  return require.resolve('chart.js/dist/chart.umd.js');
+}
