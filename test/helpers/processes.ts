@@ -44,8 +44,13 @@ export interface WorkerProcess {
 }
 
 /** Starts `pokequeue worker` and resolves once it says it is ready. */
-export async function startWorker(env: Record<string, string>, args: string[] = [], readyTimeoutMs = 20_000): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function startWorker(env: Record<string, string>, args: string[] = [], readyTimeoutMs = 20_000): Promise<WorkerProcess> {
+  return startReadyProcess([CLI, 'worker', ...args], env, readyTimeoutMs);
+}
+
+/** Starts `node <argv>` and resolves once its output says "worker ready". */
+export async function startReadyProcess(argv: string[], env: Record<string, string>, readyTimeoutMs = 20_000): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, argv, { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   await new Promise<void>((resolvePromise, reject) => {
@@ -57,6 +62,7 @@ export async function startWorker(env: Record<string, string>, args: string[] = 
         resolvePromise();
       }
     };
+    // Keep collecting after ready: tests read what the worker said later (shutdown, crashes).
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     void exited.then((code) => {

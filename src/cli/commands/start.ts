@@ -9,6 +9,7 @@ import { workerIdFor } from '../../queue/worker-heartbeat';
 import { createRedis } from '../../redis/connection';
 import { isPortOpen, startRedisServer, type LocalRedisServer } from '../../redis/local-server';
 import { startSimulator } from '../../simulator/server';
+import { warnAboutRedisSettings } from '../../redis/settings-check';
 import { openContext } from '../context';
 import { describeEnqueue, waitAndSummarize } from './enqueue';
 import { flag, runCommand, UserFacingError } from '../run-command';
@@ -67,6 +68,8 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
 
     const ctx = await openContext(config, log, { startup: 'fail-fast' });
     cleanups.push(() => ctx.close());
+    // The local server started above keeps an append-only file; a shared dev Redis may not.
+    await warnAboutRedisSettings(ctx.redis, log);
     if (mode === 'start') {
       const probe = await ctx.client.probe();
       if (!probe.ok) {
