@@ -99,8 +99,43 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
       })),
     );
   }
-  deps.log.debug({ batchId, added: toAdd.length }, 'batch enqueued');
-  return { batchId, requested: req.ids.length, added: toAdd.length, alreadyQueued: adopted.length, alreadyStored: stored.size };
+  // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
+  // then kept its job (same job id) and ignored ours. Those are adopted, not added: otherwise this
+  // batch would wait forever for jobs that report to the other batch.
+  const lost = await idsOwnedByAnotherBatch(redis, queue, toAdd, batchId);
+  if (lost.length) {
+    const fix = redis.multi();
+    fix.hincrby(batchKey, 'added', -lost.length);
+    fix.hincrby(batchKey, 'queued', lost.length);
+    fix.sadd(keys.batchAdopted(batchId), ...lost.map(String));
+    fix.expire(keys.batchAdopted(batchId), BATCH_TTL_SECONDS);
+    fix.hmget(batchKey, 'added', 'completed', 'failed');
+    const replies = (await fix.exec()) ?? [];
+    const [added, completed, failed] = (replies[4]?.[1] as (string | null)[]).map((v) => Number(v ?? 0)) as [number, number, number];
+    // Our own jobs may all be done already, in which case no worker will mark the batch finished.
+    if (completed + failed >= added) await redis.hsetnx(batchKey, 'finishedAt', Date.now());
+  }
+  const added = toAdd.length - lost.length;
+  deps.log.debug({ batchId, added, raced: lost.length }, 'batch enqueued');
+  return { batchId, requested: req.ids.length, added, alreadyQueued: adopted.length + lost.length, alreadyStored: stored.size };
+}
+
+/** Ids among `ids` whose job (after our addBulk) carries another batch's id. */
+async function idsOwnedByAnotherBatch(redis: RedisClient, queue: PokemonQueue, ids: readonly number[], batchId: string): Promise<number[]> {
+  const lost: number[] = [];
+  const marker = `"batchId":"${batchId}"`;
+  for (let i = 0; i < ids.length; i += 5000) {
+    const chunk = ids.slice(i, i + 5000);
+    const pipe = redis.pipeline();
+    for (const id of chunk) pipe.hget(queue.toKey(jobIdFor(id)), 'data');
+    const results = (await pipe.exec()) ?? [];
+    results.forEach(([err, data], j) => {
+      if (err) throw err;
+      // A job already finished and removed by retention (null) was ours: it ran for this batch.
+      if (typeof data === 'string' && !data.includes(marker)) lost.push(chunk[j]!);
+    });
+  }
+  return lost;
 }
 
 /** Which ids have a job hash in Redis (in any state), pipelined: one round trip per 5000 ids. */

@@ -1,0 +1,109 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { normalizePokemon } from '../src/pokeapi/normalize';
+import type { LocalRedisServer } from '../src/redis/local-server';
+import { syntheticPokemon } from '../src/simulator/payload';
+import { startSimulator, type RunningSimulator } from '../src/simulator/server';
+import { recordGuarantee } from './helpers/guarantees';
+import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
+import { startTestRedis } from './helpers/redis';
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('duplicates', () => {
+  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let sim: RunningSimulator;
+  const procs: WorkerProcess[] = [];
+  const envFor = (prefix: string) => ({ REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: prefix, RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '8' });
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    sim = await startSimulator({ latencyMs: 20, jitterMs: 20 });
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    redis.client.disconnect();
+    await redis.server.stop();
+    await sim.close();
+  });
+
+  async function workersFor(prefix: string) {
+    procs.push(await startWorker({ ...envFor(prefix), LOG_LEVEL: 'info' }), await startWorker({ ...envFor(prefix), LOG_LEVEL: 'info' }));
+  }
+
+  describe('when two producers enqueue the same batch at once', () => {
+    let results: Awaited<ReturnType<typeof runCli>>[];
+    beforeAll(async () => {
+      sim.resetStats();
+      await workersFor('same');
+      results = await Promise.all([runCli(['enqueue', '1-200', '--wait'], envFor('same')), runCli(['enqueue', '1-200', '--wait'], envFor('same'))]);
+    }, 60_000);
+
+    it('both see the batch through and exit 0', () => {
+      for (const r of results) {
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(/succeeded 200, failed 0/);
+      }
+    });
+
+    it('adds each id once between them', () => {
+      const added = results.map((r) => Number(/200 requested, (\d+) added/.exec(r.stdout)![1]));
+      expect(added[0]! + added[1]!).toBeLessThanOrEqual(200);
+      expect(added[0]! + added[1]!).toBeGreaterThan(0);
+    });
+
+    it('fetches each id exactly once', () => {
+      const byId = sim.stats().byId;
+      expect(Object.keys(byId)).toHaveLength(200);
+      expect(Object.values(byId).every((n) => n === 1)).toBe(true);
+      recordGuarantee('two-producers', {
+        scenario: 'the same batch (1-200) enqueued by two producers at once',
+        test: 'duplicates › when two producers enqueue the same batch at once',
+        idsStored: 200, idsFailed: 0, idsLost: 0, duplicateFetches: 0,
+      });
+    });
+  });
+
+  describe('when overlapping ranges are enqueued at once', () => {
+    it('fetches each id exactly once', async () => {
+      sim.resetStats();
+      await workersFor('overlap');
+      const rs = await Promise.all([
+        runCli(['enqueue', '1-120', '--wait'], envFor('overlap')),
+        runCli(['enqueue', '80-200', '--wait'], envFor('overlap')),
+        runCli(['enqueue', '100-150,190-200', '--wait'], envFor('overlap')),
+      ]);
+      for (const r of rs) expect(r.code).toBe(0);
+      const byId = sim.stats().byId;
+      expect(Object.keys(byId)).toHaveLength(200);
+      expect(Object.values(byId).every((n) => n === 1)).toBe(true);
+      expect(await redis.client.hlen('overlap:records')).toBe(200);
+    }, 60_000);
+  });
+
+  describe('when a job is forced to run twice', () => {
+    it('leaves one correct record and counts the job once', async () => {
+      sim.resetStats();
+      await workersFor('twice');
+      const first = await runCli(['enqueue', '7', '--refresh', '--json', '--wait'], envFor('twice'));
+      expect(first.code).toBe(0);
+      const batchId = /batch (b-[0-9a-z]+-[0-9a-f]+)/.exec(first.stdout)![1]!;
+      const queue = new Queue('pokemon', { connection: redis.client, prefix: 'twice' });
+      // At-least-once: a job can run again (a lost lock, a stalled worker). Force exactly that.
+      await (await queue.getJob('pokemon-7'))!.retry('completed');
+      await until(async () => sim.stats().byId['7'] === 2 && (await queue.getCompletedCount()) === 1, 10_000, 'the second run');
+      expect(await redis.client.hlen('twice:records')).toBe(1);
+      expect(await redis.client.hlen('twice:names')).toBe(1);
+      const record = JSON.parse((await redis.client.hget('twice:records', '7'))!);
+      const expected = normalizePokemon(syntheticPokemon(7, sim.url), 7, `${sim.url}/pokemon/7/`);
+      expect({ ...record, fetchedAt: 0 }).toEqual({ ...expected, fetchedAt: 0 });
+      expect(await redis.client.hget(`twice:batch:${batchId}`, 'completed')).toBe('1');
+    }, 30_000);
+  });
+});
