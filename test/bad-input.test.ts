@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import type { LocalRedisServer } from '../src/redis/local-server';
+import { runCli } from './helpers/processes';
+import { startTestRedis } from './helpers/redis';
+
+/**
+ * Junk to every command: each answers with one clear line and exit code 2, prints no stack trace,
+ * and leaves Redis exactly as it was (HTTP junk is in the dashboard specs).
+ */
+describe('bad input everywhere', () => {
+  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let env: Record<string, string>;
+  let before: Record<string, string>;
+
+  async function dump(client: Redis): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const key of (await client.keys('*')).sort()) out[key] = (await client.dumpBuffer(key))?.toString('base64') ?? '';
+    return out;
+  }
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    env = { REDIS_URL: redis.url, POKEAPI_URL: 'http://127.0.0.1:1/api/v2', QUEUE_PREFIX: 'junk', LOG_LEVEL: 'warn' };
+    // Something to protect: a stored record and a batch.
+    await redis.client.hset('junk:records', '1', '{"id":1,"name":"x"}');
+    await redis.client.hset('junk:names', 'x', '1');
+    before = await dump(redis.client);
+  });
+  afterAll(async () => {
+    redis.client.disconnect();
+    await redis.server.stop();
+  });
+
+  it.each([
+    [['enqueue', 'abc']],
+    [['enqueue', '0']],
+    [['enqueue', '5-1']],
+    [['enqueue', '1-']],
+    [['enqueue', '1,,2']],
+    [['enqueue', '123456789012345678901234567890']],
+    [['enqueue']],
+    [['enqueue', '1', '--unknown']],
+    [['worker', '--concurrency', 'many']],
+    [['worker', '--concurrency', '0']],
+    [['get']],
+    [['get', '../../etc/passwd']],
+    [['export', '--format', 'yaml']],
+    [['start', '--ids', 'abc']],
+    [['demo', '--latency-ms', '-3']],
+    [['demo', '--ids', 'all']],
+    [['sim-api', '--latency-ms', 'abc']],
+    [['sim-api', '--error-rate', '2']],
+    [['sim-api', '--fail-first-kind', 'explode', '--fail-first', '1']],
+    [['frobnicate']],
+  ])('pokequeue %j exits 2 with a clear error and changes nothing', async (args) => {
+    const r = await runCli(args, env, 20_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error/i);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(await dump(redis.client)).toEqual(before);
+  });
+
+  it.each([
+    ['WORKER_CONCURRENCY', 'lots', ['status']],
+    ['RATE_LIMIT_PER_SECOND', '-1', ['worker']],
+    ['HTTP_TIMEOUT_MS', '5s', ['enqueue', '1']],
+    ['JOB_ATTEMPTS', '0', ['enqueue', '1']],
+    ['QUEUE_PREFIX', 'a b', ['status']],
+    ['REDIS_URL', 'localhost:6379', ['status']],
+    ['POKEAPI_URL', 'pokeapi.co', ['enqueue', '1']],
+    ['STORE_RAW', 'perhaps', ['worker']],
+    ['LOG_LEVEL', 'chatty', ['status']],
+  ])('%s=%j names the variable, exits 2 and changes nothing', async (variable, value, args) => {
+    const r = await runCli(args as string[], { ...env, [variable]: value }, 20_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(variable);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(await dump(redis.client)).toEqual(before);
+  });
+});
