@@ -7,14 +7,8 @@ import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
 import { startTestRedis } from './helpers/redis';
+import { until } from './helpers/until';
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('duplicates', () => {
   let redis: { server: LocalRedisServer; client: Redis; url: string };

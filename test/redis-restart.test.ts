@@ -6,14 +6,8 @@ import { freePort, startRedisServer, type LocalRedisServer } from '../src/redis/
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
+import { until } from './helpers/until';
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Redis going away', () => {
   let sim: RunningSimulator;

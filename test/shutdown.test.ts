@@ -4,14 +4,8 @@ import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
 import { startTestRedis } from './helpers/redis';
+import { until } from './helpers/until';
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('stopping a worker under load', () => {
   let redis: { server: LocalRedisServer; client: Redis; url: string };

@@ -6,16 +6,10 @@ import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
 import { runCli, startReadyProcess, startWorker, type WorkerProcess } from './helpers/processes';
 import { startTestRedis } from './helpers/redis';
+import { until } from './helpers/until';
 
 const POISON_WORKER = resolve(__dirname, 'fixtures/poison-worker.js');
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('worker crashes', () => {
   let redis: { server: LocalRedisServer; client: Redis; url: string };

@@ -59,39 +59,12 @@ export class PokeApiClient {
   async fetchPokemon(id: number): Promise<FetchedPokemon> {
     const url = this.pokemonUrl(id);
     const started = performance.now();
-    let res: Awaited<ReturnType<typeof request>>;
-    let body: Buffer;
-    try {
-      res = await request(url, {
-        dispatcher: this.agent,
-        headers: { 'accept-encoding': 'gzip, br', accept: 'application/json', 'user-agent': 'pokequeue' },
-        // undici's own timeouts are per phase; a body that trickles in one byte at a time would
-        // pass them all, so the whole request also gets one deadline.
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
-      body = Buffer.from(await res.body.arrayBuffer());
-    } catch (err) {
-      throw classifyNetworkError(err);
-    }
-    const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
-    let text: string;
-    let plain: Buffer;
-    try {
-      plain = await decode(body, encoding);
-      text = plain.toString('utf8');
-    } catch (err) {
-      throw new TransientFetchError('bad_body', `body could not be decompressed (${encoding}): ${(err as Error).message}`);
-    }
-    if (res.statusCode !== 200) throw errorForStatus(id, res.statusCode, res.headers, sample(text));
-    let payload: unknown;
-    try {
-      payload = JSON.parse(text);
-    } catch {
-      throw new TransientFetchError('bad_body', `body is not JSON (${String(res.headers['content-type'] ?? 'no content-type')}); starts: ${sample(text)}`);
-    }
+    const res = await this.get(url);
+    if (res.status !== 200) throw errorForStatus(id, res.status, res.headers, sample(res.text));
+    const payload = parseJson(res);
     const fetchMs = performance.now() - started;
-    const result: FetchedPokemon = { payload, url, fetchMs, wireBytes: body.length };
-    if (this.opts.keepCompressed) result.gzipped = encoding === 'gzip' ? body : await gzip(plain);
+    const result: FetchedPokemon = { payload, url, fetchMs, wireBytes: res.wire.length };
+    if (this.opts.keepCompressed) result.gzipped = res.encoding === 'gzip' ? res.wire : await gzip(res.plain);
     return result;
   }
 
@@ -100,8 +73,9 @@ export class PokeApiClient {
     const ids: number[] = [];
     let next: string | null = `${this.opts.baseUrl}/pokemon/?offset=0&limit=${pageSize}`;
     for (let page = 0; next && page < 10_000; page++) {
-      const { payload } = await this.getJson(next);
-      const list = payload as { next?: string | null; results?: { url?: string }[] };
+      const res = await this.get(next);
+      if (res.status !== 200) throw errorForStatus(0, res.status, res.headers, sample(res.text));
+      const list = parseJson(res) as { next?: string | null; results?: { url?: string }[] };
       if (!Array.isArray(list.results)) throw new TransientFetchError('bad_body', 'list endpoint answered without results');
       for (const r of list.results) {
         const m = /\/pokemon\/(\d+)\/?$/.exec(r.url ?? '');
@@ -130,26 +104,49 @@ export class PokeApiClient {
     await this.agent.close();
   }
 
-  private async getJson(url: string): Promise<{ payload: unknown }> {
+  /** One GET, body read whole and decompressed; every transport failure becomes a PokeApiError. */
+  private async get(url: string): Promise<HttpResult> {
     let res: Awaited<ReturnType<typeof request>>;
-    let body: Buffer;
+    let wire: Buffer;
     try {
       res = await request(url, {
         dispatcher: this.agent,
-        headers: { 'accept-encoding': 'gzip', accept: 'application/json', 'user-agent': 'pokequeue' },
+        headers: { 'accept-encoding': 'gzip, br', accept: 'application/json', 'user-agent': 'pokequeue' },
+        // undici's own timeouts are per phase; a body that trickles in one byte at a time would
+        // pass them all, so the whole request also gets one deadline.
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
-      body = Buffer.from(await res.body.arrayBuffer());
+      wire = Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
       throw classifyNetworkError(err);
     }
-    const text = (await decode(body, String(res.headers['content-encoding'] ?? 'identity'))).toString('utf8');
-    if (res.statusCode !== 200) throw errorForStatus(0, res.statusCode, res.headers, sample(text));
+    const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
+    let plain: Buffer;
     try {
-      return { payload: JSON.parse(text) };
-    } catch {
-      throw new TransientFetchError('bad_body', `list endpoint answered non-JSON: ${sample(text)}`);
+      plain = await decode(wire, encoding);
+    } catch (err) {
+      throw new TransientFetchError('bad_body', `body could not be decompressed (${encoding}): ${(err as Error).message}`);
     }
+    return { status: res.statusCode, headers: res.headers, encoding, wire, plain, text: plain.toString('utf8') };
+  }
+}
+
+interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  encoding: string;
+  /** The body as received (compressed when the server compressed). */
+  wire: Buffer;
+  plain: Buffer;
+  text: string;
+}
+
+/** A truncated or non-JSON 200 may pass on a retry (a cut connection, a proxy's error page). */
+function parseJson(res: HttpResult): unknown {
+  try {
+    return JSON.parse(res.text);
+  } catch {
+    throw new TransientFetchError('bad_body', `body is not JSON (${String(res.headers['content-type'] ?? 'no content-type')}); starts: ${sample(res.text)}`);
   }
 }
 
