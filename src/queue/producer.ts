@@ -59,6 +59,11 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
       continue;
     }
     const state = await queue.getJobState(jobIdFor(id));
+    if (state === 'completed' && !req.refresh) {
+      // It finished between our store check and now: the record is there, nothing to fetch.
+      stored.add(id);
+      continue;
+    }
     if (state === 'completed' || state === 'failed' || state === 'unknown') {
       // A finished job kept for inspection would make BullMQ ignore the new one: clear it first.
       if (state !== 'unknown') await queue.remove(jobIdFor(id));
