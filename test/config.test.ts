@@ -4,6 +4,7 @@ import { ConfigError } from '../src/config/errors';
 import { parseConfig } from '../src/config/load';
 import { redactRedisUrl, redactSecretsInText } from '../src/config/redact';
 import { configVariables } from '../src/config/variables';
+import { dashboardVariables } from '../src/config/dashboard-variables';
 
 describe('configuration', () => {
   it('has working defaults with nothing set', () => {
@@ -72,7 +73,7 @@ describe('configuration', () => {
 
   it('.env.example documents every variable with its default', () => {
     const example = readFileSync(resolve(__dirname, '../.env.example'), 'utf8');
-    for (const v of Object.values(configVariables)) {
+    for (const v of [...Object.values(configVariables), ...Object.values(dashboardVariables)]) {
       expect(example).toMatch(new RegExp(`^#? ?${v.env}=${v.default.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
     }
   });

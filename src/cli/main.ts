@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../config/errors';
+import { registerDashboard } from './commands/dashboard';
 import { registerEnqueue } from './commands/enqueue';
 import { registerExport } from './commands/export';
 import { registerGet } from './commands/get';
@@ -19,7 +20,7 @@ export function buildProgram(): Command {
       const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
       process.exit(benign.includes(err.code) ? ExitCode.ok : ExitCode.usage);
     });
-  for (const register of [registerStart, registerEnqueue, registerWorker, registerStatus, registerGet, registerExport, registerSimApi]) {
+  for (const register of [registerStart, registerEnqueue, registerWorker, registerStatus, registerGet, registerExport, registerDashboard, registerSimApi]) {
     register(program);
   }
   for (const cmd of program.commands) {

@@ -1,28 +1,13 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import type { ConfigOverride } from './load';
+import { type ConfigOverride, parseVariables } from './load';
+import { boolean, integer } from './schemas';
 
 /**
  * The settings of `pokequeue dashboard`, in the same table shape as `configVariables`
  * (variables.ts): variable, default, schema, and why. Kept apart only until it is merged into
  * that table; `parseDashboardConfig` then becomes part of `parseConfig`.
  */
-
-// The same schemas as variables.ts builds (not exported there); on merge, use those.
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-
-const boolean = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const host = z
   .string()
@@ -95,25 +80,7 @@ const SECRET: ReadonlySet<DashboardConfigKey> = new Set(['dashboardPassword', 'd
  * variable, a lone user or password, or an exposed address without credentials.
  */
 export function parseDashboardConfig(env: NodeJS.ProcessEnv, overrides: DashboardConfigOverrides = {}): DashboardConfig {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(dashboardVariables) as DashboardConfigKey[]) {
-    const spec = dashboardVariables[key];
-    const override = overrides[key];
-    const fromEnv = env[spec.env];
-    const source = override ? override.flag : spec.env;
-    const raw = override?.value ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.default);
-    if (raw === '' && spec.default === '') {
-      out[key] = undefined;
-      continue;
-    }
-    const result = spec.schema.safeParse(raw);
-    if (!result.success) {
-      const reason = result.error.issues[0]?.message ?? 'is not valid';
-      const shown = SECRET.has(key) ? '' : ` (got "${raw}")`;
-      throw new ConfigError(source, `${reason}${shown}`);
-    }
-    out[key] = result.data;
-  }
+  const out = parseVariables(dashboardVariables, env, overrides, SECRET);
   const config = out as DashboardConfig;
   if (config.dashboardUser && !config.dashboardPassword) {
     throw new ConfigError('DASHBOARD_PASSWORD', 'must be set when DASHBOARD_USER is (set both to turn on basic auth, or neither)');

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { z } from 'zod';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors';
 import { type Config, type ConfigKey, configVariables } from './variables';
@@ -16,9 +17,31 @@ export type ConfigOverrides = Partial<Record<ConfigKey, ConfigOverride | undefin
  * environment beats the default. Throws {@link ConfigError} naming the first bad variable.
  */
 export function parseConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Config {
+  const config = parseVariables(configVariables, env, overrides, new Set(['redisUrl'])) as Config;
+  if (config.redisClusterNodes && !/\{[^}]+\}/.test(config.queuePrefix)) {
+    throw new ConfigError(
+      'QUEUE_PREFIX',
+      `must contain a {hash-tag} when REDIS_CLUSTER_NODES is set, so every key of the queue lands in one slot (try "{${config.queuePrefix}}")`,
+    );
+  }
+  return config;
+}
+
+/** A table of variables: each with its environment name, default and schema. */
+export type VariableTable = Record<string, { env: string; default: string; schema: z.ZodType<unknown, string | undefined> }>;
+
+/**
+ * Parses one table: a flag beats the environment, the environment beats the default. Values of
+ * `secret` keys are never echoed in errors (a URL may hold a password).
+ */
+export function parseVariables(
+  table: VariableTable,
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<Record<string, ConfigOverride | undefined>>,
+  secret: ReadonlySet<string> = new Set(),
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(configVariables) as ConfigKey[]) {
-    const spec = configVariables[key];
+  for (const [key, spec] of Object.entries(table)) {
     const override = overrides[key];
     const fromEnv = env[spec.env];
     const source = override ? override.flag : spec.env;
@@ -30,20 +53,12 @@ export function parseConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides =
     const result = spec.schema.safeParse(raw);
     if (!result.success) {
       const reason = result.error.issues[0]?.message ?? 'is not valid';
-      // Echo the value back only where it cannot hold a secret.
-      const shown = key === 'redisUrl' ? '' : ` (got "${raw}")`;
+      const shown = secret.has(key) ? '' : ` (got "${raw}")`;
       throw new ConfigError(source, `${reason}${shown}`);
     }
     out[key] = result.data;
   }
-  const config = out as Config;
-  if (config.redisClusterNodes && !/\{[^}]+\}/.test(config.queuePrefix)) {
-    throw new ConfigError(
-      'QUEUE_PREFIX',
-      `must contain a {hash-tag} when REDIS_CLUSTER_NODES is set, so every key of the queue lands in one slot (try "{${config.queuePrefix}}")`,
-    );
-  }
-  return config;
+  return out;
 }
 
 /**

@@ -1,25 +1,11 @@
 import { z } from 'zod';
+import { boolean, integer } from './schemas';
 
 /**
  * Every setting pokequeue reads from the environment, in one table: its variable, its default and
  * why the default is what it is. `.env.example` and the README's configuration table follow this
  * list (a test checks that they name every variable here).
  */
-
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-
-const boolean = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const redisUrl = z
   .string()

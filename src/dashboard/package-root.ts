@@ -21,5 +21,6 @@ export function publicDir(): string {
 
 /** chart.js's self-contained UMD build, from our own dependencies: the page works offline. */
 export function chartJsFile(): string {
-  return require.resolve('chart.js/dist/chart.umd.js');
+  // chart.js's `exports` map hides dist/ from require.resolve; its main entry sits next to the UMD build.
+  return join(dirname(require.resolve('chart.js')), 'chart.umd.js');
 }

@@ -63,7 +63,14 @@ export async function liveWorkers(redis: RedisClient, prefix: string, now = Date
   const live: WorkerHeartbeat[] = [];
   const dead: string[] = [];
   for (const [id, json] of Object.entries(all)) {
-    const hb = JSON.parse(json) as WorkerHeartbeat;
+    let hb: WorkerHeartbeat;
+    try {
+      hb = JSON.parse(json) as WorkerHeartbeat;
+    } catch {
+      // One bad entry (another tool, a half-written value) must not hide every other worker.
+      dead.push(id);
+      continue;
+    }
     if (now - hb.lastSeen <= HEARTBEAT_STALE_MS) live.push(hb);
     // Kept a while after going silent so a crash is visible, then dropped.
     else if (now - hb.lastSeen > 60 * HEARTBEAT_STALE_MS) dead.push(id);

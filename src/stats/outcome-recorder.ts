@@ -8,7 +8,7 @@ import { bucketIndex } from './buckets';
  * KEYS[1] batch hash          KEYS[2] batch done set     KEYS[3] batch timings list
  * KEYS[4] batch failures hash KEYS[5] timings stream     KEYS[6] totals hash
  * ARGV[1] id        ARGV[2] outcome (completed|failed)   ARGV[3] failure reason ('' if none)
- * ARGV[4] wait ms   ARGV[5] fetch ms (-1: served from the store, no fetch)  ARGV[6] total ms
+ * ARGV[4] wait ms   ARGV[5] fetch ms (-1: no fetch: served from the store, or failed)  ARGV[6] total ms
  * ARGV[7] worker id ARGV[8] now (ms epoch)  ARGV[9] stream max length  ARGV[10] ttl of batch keys (s)
  * ARGV[11] 1 if the job needed more than one attempt  ARGV[12] batch id
  * ARGV[13..15] histogram bucket index of wait, fetch, total
@@ -23,7 +23,7 @@ local outcome = ARGV[2]
 local ttl = tonumber(ARGV[10])
 redis.call('HINCRBY', KEYS[1], outcome, 1)
 if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'retried', 1) end
-if ARGV[5] == '-1' then redis.call('HINCRBY', KEYS[1], 'cached', 1) end
+if ARGV[5] == '-1' and outcome == 'completed' then redis.call('HINCRBY', KEYS[1], 'cached', 1) end
 if outcome == 'failed' then
   redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
   redis.call('EXPIRE', KEYS[4], ttl)

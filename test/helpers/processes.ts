@@ -54,7 +54,11 @@ export async function startReadyProcess(argv: string[], env: Record<string, stri
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   await new Promise<void>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker not ready in ${readyTimeoutMs} ms:\n${out}`)), readyTimeoutMs);
+    const timer = setTimeout(() => {
+      // Never leave an orphan behind: a worker that did not come up is ended here.
+      child.kill('SIGKILL');
+      reject(new Error(`worker not ready in ${readyTimeoutMs} ms (it logs "worker ready" at LOG_LEVEL=info):\n${out}`));
+    }, readyTimeoutMs);
     const onData = (d: Buffer) => {
       out += d.toString();
       if (out.includes('worker ready')) {

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
+import { parseDashboardConfig } from '../../config/dashboard-variables';
+import { describeDashboard, startDashboard } from '../../dashboard/server';
 import { parseSpecs } from '../../ids/parse-spec';
 import { enqueueBatch } from '../../queue/producer';
 import { startPokemonWorker } from '../../queue/pokemon-worker';
@@ -47,6 +49,7 @@ export function registerStart(program: Command): void {
 
 async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logger, opts: StartOptions): Promise<number> {
   const parsed = parseSpecs([opts.ids]);
+  const dashboardConfig = parseDashboardConfig(process.env);
   if (parsed.all) throw new UserFacingError('start/demo take explicit ids; use `pokequeue enqueue all` for everything', ExitCode.usage);
   const latencyMs = Number(opts.latencyMs ?? 0);
   if (!Number.isInteger(latencyMs) || latencyMs < 0) throw new UserFacingError(`--latency-ms must be a non-negative whole number (got "${opts.latencyMs}")`, ExitCode.usage);
@@ -79,6 +82,14 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
         );
       }
     }
+    const dashboard = await startDashboard({ ...ctx, dashboard: dashboardConfig }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      // Another dashboard (or anything) has the port: any free one will do for this session.
+      log.warn(`port ${dashboardConfig.dashboardPort} is taken; the dashboard uses a free port instead`);
+      return startDashboard({ ...ctx, dashboard: { ...dashboardConfig, dashboardPort: 0 } });
+    });
+    cleanups.push(() => dashboard.close());
+    process.stdout.write(`${describeDashboard(dashboard.url)}\n`);
     const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
     const worker = startPokemonWorker({ ...ctx, connection, workerId: workerIdFor(), concurrency: config.workerConcurrency });
     cleanups.push(async () => {
@@ -94,7 +105,7 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     process.stderr.write(
       `\nstill running, with a worker at concurrency ${config.workerConcurrency}. From another terminal:\n` +
         `  npx pokequeue enqueue 152-251 --wait${mode === 'demo' ? ` (with POKEAPI_URL=${config.pokeapiUrl})` : ''}\n` +
-        '  npx pokequeue status\nPress Ctrl-C to stop.\n',
+        `  npx pokequeue status\nDashboard: ${dashboard.url}/admin/queues and ${dashboard.url}/stats\nPress Ctrl-C to stop.\n`,
     );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());

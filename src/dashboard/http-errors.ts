@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+/** A request the API refuses, with the status and a message for the caller. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Unknown `/api/*` paths: JSON, like every other API answer. */
+export const apiNotFound: RequestHandler = (req, res) => {
+  res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` });
+};
+
+/**
+ * Last in the chain: a JSON `{ error }` for every failure. Our own refusals keep their status;
+ * a Redis that cannot answer is a 503 (try again); anything else is a 500, logged with its stack.
+ */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    if (err instanceof HttpError) {
+      res.status(err.status).json({ error: err.message });
+      return;
+    }
+    if (isRedisUnavailable(err)) {
+      log.warn({ err: (err as Error).message, path: req.path }, 'dashboard request failed: Redis unavailable');
+      res.status(503).json({ error: 'Redis is unavailable; try again shortly' });
+      return;
+    }
+    log.error({ err, path: req.path }, 'dashboard request failed');
+    res.status(500).json({ error: 'internal error' });
+  };
+}
+
+function isRedisUnavailable(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|Stream isn't writeable|enableOfflineQueue|ETIMEDOUT/i.test(message);
+}
