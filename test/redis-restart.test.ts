@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import { freePort, startRedisServer, type LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
-import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI, cliEnv, runCli, startWorker, type WorkerProcess } from './helpers/processes';
 import { until } from './helpers/until';
 
 
@@ -29,6 +30,8 @@ describe('Redis going away', () => {
     let result: Awaited<ReturnType<typeof runCli>>;
     let client: Redis;
     let pids: number[];
+    let dashboard: ChildProcess;
+    let dashboardUrl: string;
 
     beforeAll(async () => {
       const dir = mkdtempSync(join(tmpdir(), 'pq-aof-'));
@@ -42,6 +45,15 @@ describe('Redis going away', () => {
       const workers = [await startWorker(env), await startWorker(env)];
       procs.push(...workers);
       pids = workers.map((w) => w.child.pid!);
+      dashboard = spawn(process.execPath, [CLI, 'dashboard', '--port', '0'], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+      dashboardUrl = await new Promise<string>((ok) => {
+        let out = '';
+        dashboard.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /dashboard: (http:\/\/[^/\s]+)/.exec(out);
+          if (m) ok(m[1]!);
+        });
+      });
       const batch = runCli(['enqueue', '1-400', '--wait'], env, 120_000);
       await until(async () => (await client.hlen('restart:records')) >= 80, 30_000, '80 records');
       await server.stop();
@@ -50,13 +62,23 @@ describe('Redis going away', () => {
       servers.push(server);
       result = await batch;
     }, 150_000);
-    afterAll(() => client.disconnect());
+    afterAll(() => {
+      client.disconnect();
+      dashboard.kill('SIGKILL');
+    });
 
     it('the batch completes without restarting any process', async () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/succeeded 400, failed 0/);
       for (const w of procs.slice(0, 2)) expect(w.child.exitCode).toBeNull();
       expect(procs.slice(0, 2).map((w) => w.child.pid)).toEqual(pids);
+    });
+
+    it('the dashboard reconnects by itself: ready again, and counting the whole batch', async () => {
+      expect(dashboard.exitCode).toBeNull();
+      await until(async () => (await fetch(`${dashboardUrl}/readyz`)).status === 200, 15_000, 'the dashboard to be ready');
+      const stats = (await (await fetch(`${dashboardUrl}/api/stats`)).json()) as { queue: { stored: number } };
+      expect(stats.queue.stored).toBe(400);
     });
 
     it('every id is stored once, and the workers said they reconnected', async () => {
