@@ -112,9 +112,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     prefix: config.queuePrefix,
     name: workerId,
     concurrency: deps.concurrency,
-    // BullMQ's limiter is queue-wide: every worker shares one counter in Redis. With the limit off
-    // it is still set (very high), because a 429's queue-wide pause only takes effect with a limiter.
-    limiter: { max: config.rateLimitPerSecond > 0 ? config.rateLimitPerSecond : 1_000_000, duration: 1000 },
+    limiter: limiterFor(config.rateLimitPerSecond),
     metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
@@ -162,4 +160,17 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       return { forced };
     },
   };
+}
+
+/**
+ * BullMQ's limiter is queue-wide (every worker shares one counter in Redis) and counts in fixed
+ * windows, so "20 per 1000 ms" lets 20 start at the end of one window and 20 more at the start of
+ * the next: 40 in one second. Ten times smaller windows keep any sliding second near the limit.
+ * With the limit off a limiter is still set (very high): a 429's queue-wide pause only takes
+ * effect when there is one.
+ */
+export function limiterFor(perSecond: number): { max: number; duration: number } {
+  if (perSecond <= 0) return { max: 1_000_000, duration: 1000 };
+  const max = Math.max(1, Math.floor(perSecond / 10));
+  return { max, duration: Math.ceil((1000 * max) / perSecond) };
 }

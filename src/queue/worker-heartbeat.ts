@@ -52,7 +52,12 @@ export class WorkerHeartbeatPublisher {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.redis.hdel(this.key, this.snapshot().id).catch(() => undefined);
+    // With Redis down the delete would wait for a reconnect forever; the entry goes stale by
+    // itself, so shutdown does not wait for it more than a second.
+    await Promise.race([
+      this.redis.hdel(this.key, this.snapshot().id).catch(() => undefined),
+      new Promise((r) => setTimeout(r, 1000).unref()),
+    ]);
   }
 }
 

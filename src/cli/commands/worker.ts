@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../config/errors';
@@ -5,17 +6,59 @@ import type { Config } from '../../config/variables';
 import { startPokemonWorker } from '../../queue/pokemon-worker';
 import { workerIdFor } from '../../queue/worker-heartbeat';
 import { createRedis, describeRedis } from '../../redis/connection';
+import { warnAboutRedisSettings } from '../../redis/settings-check';
 import { openContext } from '../context';
-import { flag, runCommand } from '../run-command';
+import { flag, runCommand, UserFacingError } from '../run-command';
+import { WORKER_READY_MESSAGE, WorkerSupervisor } from '../worker-supervisor';
+
+/** The most worker processes one supervisor runs; beyond that, use more machines. */
+export const MAX_PROCESSES = 256;
 
 export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('run a worker process: fetch and store Pokémon until SIGINT/SIGTERM')
     .option('-c, --concurrency <n>', 'jobs this process runs at once (WORKER_CONCURRENCY)')
-    .action((opts: { concurrency?: string }) =>
-      runCommand({ workerConcurrency: flag(opts.concurrency, '--concurrency') }, (config, log) => runWorkerProcess(config, log)),
+    .option(
+      '-p, --processes [n]',
+      'run n worker processes under one supervisor that restarts a crashed one; without n (or "auto"): one per core',
+    )
+    .action((opts: { concurrency?: string; processes?: string | true }) =>
+      runCommand({ workerConcurrency: flag(opts.concurrency, '--concurrency') }, (config, log) => {
+        if (opts.processes === undefined) return runWorkerProcess(config, log);
+        const processes = parseProcesses(opts.processes);
+        return runSupervisedWorkers(config, log, processes, opts.concurrency === undefined ? [] : ['--concurrency', opts.concurrency]);
+      }),
     );
+}
+
+/** `--processes` as given: `true` (no value) and `auto` mean one per core. */
+export function parseProcesses(value: string | true, cores = availableParallelism()): number {
+  if (value === true || value.trim().toLowerCase() === 'auto') return cores;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PROCESSES) {
+    throw new UserFacingError(`--processes must be a whole number from 1 to ${MAX_PROCESSES}, or auto (got "${value}")`, ExitCode.usage);
+  }
+  return n;
+}
+
+/**
+ * Several worker processes on this machine under one supervisor (see {@link WorkerSupervisor}).
+ * The first SIGINT/SIGTERM is forwarded to every child, which finish their jobs in flight; a
+ * second one is forwarded too and makes them exit at once. Exits 0 after a graceful stop.
+ */
+export async function runSupervisedWorkers(config: Config, log: Logger, processes: number, childArgs: string[]): Promise<number> {
+  log.info(
+    `supervising ${processes} worker processes: ${describeRedis(config)}, API ${config.pokeapiUrl}, ` +
+      `concurrency ${config.workerConcurrency} each (${processes * config.workerConcurrency} in all), ` +
+      `rate limit ${config.rateLimitPerSecond || 'off'}/s shared by all`,
+  );
+  const supervisor = new WorkerSupervisor({ processes, args: childArgs, shutdownTimeoutMs: config.shutdownTimeoutMs, log });
+  const onSignal = (signal: NodeJS.Signals) => supervisor.stop(signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  supervisor.start();
+  return supervisor.done;
 }
 
 /**
@@ -26,6 +69,7 @@ export function registerWorker(program: Command): void {
 export async function runWorkerProcess(config: Config, log: Logger): Promise<number> {
   log.info(`worker starting: ${describeRedis(config)}, API ${config.pokeapiUrl}, concurrency ${config.workerConcurrency}`);
   const ctx = await openContext(config, log, { startup: 'wait' });
+  await warnAboutRedisSettings(ctx.redis, log);
   const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
   const running = startPokemonWorker({
     ...ctx,
@@ -34,6 +78,8 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
     concurrency: config.workerConcurrency,
   });
   log.info({ workerId: workerIdFor() }, `worker ready: concurrency ${config.workerConcurrency}, rate limit ${config.rateLimitPerSecond || 'off'}/s`);
+  // Under a supervisor (an IPC channel): say so, whatever LOG_LEVEL hides.
+  process.send?.({ type: WORKER_READY_MESSAGE, workerId: workerIdFor() });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -52,5 +98,13 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // The supervisor is gone (even killed with SIGKILL): stop as if it had sent SIGTERM, rather
+    // than run on unsupervised. Nobody is left to enforce the shutdown deadline, so this does.
+    if (process.send) {
+      process.once('disconnect', () => {
+        setTimeout(() => process.exit(130), config.shutdownTimeoutMs + 5000).unref();
+        if (!stopping) onSignal('SIGTERM');
+      });
+    }
   });
 }

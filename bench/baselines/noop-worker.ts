@@ -1,0 +1,38 @@
+/**
+ * The bare BullMQ ceiling: a Worker whose processor does nothing, on the same queue name, prefix
+ * and Redis as pokequeue's. With `--like-ours` it also gets the options pokequeue's worker sets
+ * (the always-on limiter and metrics), to show what those cost on their own. Prints
+ * "noop worker ready" once created; SIGTERM closes it and exits.
+ *
+ * `--limiter` and `--metrics` add one of the two alone.
+ *
+ * usage: REDIS_URL=... QUEUE_PREFIX=... node dist/bench/baselines/noop-worker.js <concurrency> [--like-ours | --limiter | --metrics]
+ */
+import { MetricsTime, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUE_NAME } from '../../src/redis/keys';
+
+const concurrency = Number(process.argv[2]);
+if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('usage: noop-worker <concurrency> [--like-ours]');
+const likeOurs = process.argv.includes('--like-ours');
+const limiter = likeOurs || process.argv.includes('--limiter');
+const metrics = likeOurs || process.argv.includes('--metrics');
+const prefix = process.env.QUEUE_PREFIX ?? 'pokequeue';
+const connection = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+
+const worker = new Worker(QUEUE_NAME, async () => undefined, {
+  connection,
+  prefix,
+  concurrency,
+  ...(limiter ? { limiter: { max: 1_000_000, duration: 1000 } } : {}),
+  ...(metrics ? { metrics: { maxDataPoints: MetricsTime.ONE_WEEK } } : {}),
+});
+worker.on('error', (err) => process.stderr.write(`worker error: ${err.message}\n`));
+process.stdout.write(`noop worker ready (concurrency ${concurrency}${limiter ? ', limiter' : ''}${metrics ? ', metrics' : ''})\n`);
+
+process.once('SIGTERM', () => {
+  void worker.close().then(() => {
+    connection.disconnect();
+    process.exit(0);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * pokequeue's own producer side, run inside the bench process: the same config, Redis
+ * connection, queue and store the CLI builds, and a batch run that ends when the batch's own
+ * counters say every job finished (polled every few ms, so the bench adds little to the figure).
+ */
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import type { Config } from '../../src/config/variables';
+import { enqueueBatch } from '../../src/queue/producer';
+import { createPokemonQueue, type PokemonQueue } from '../../src/queue/pokemon-queue';
+import { createRedis, waitForRedis, type RedisClient } from '../../src/redis/connection';
+import { readBatch } from '../../src/stats/batch-report';
+import { RecordStore } from '../../src/store/record-store';
+import { configFrom, quietLogger, sleep } from './infra';
+
+export interface BenchApp {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  queue: PokemonQueue;
+  store: RecordStore;
+  close(): Promise<void>;
+}
+
+export async function openApp(env: Record<string, string>): Promise<BenchApp> {
+  const config = configFrom(env);
+  const log = quietLogger();
+  const redis = createRedis(config, { startup: 'fail-fast', log });
+  await waitForRedis(redis, config);
+  const queue = createPokemonQueue(config, redis);
+  queue.on('error', () => undefined);
+  return {
+    config,
+    log,
+    redis,
+    queue,
+    store: new RecordStore(redis, config.queuePrefix),
+    async close() {
+      await queue.close().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
+
+export interface BatchRun {
+  batchId: string;
+  /** enqueueBatch start to the poll that saw every job finished. */
+  ms: number;
+  added: number;
+  completed: number;
+  failed: number;
+}
+
+/** Enqueues `ids` as one batch (workers must be running) and waits until all its jobs finished. */
+export async function runBatch(app: BenchApp, ids: number[], opts: { refresh: boolean; timeoutMs: number; pollMs?: number; onStart?: () => void }): Promise<BatchRun> {
+  const started = performance.now();
+  opts.onStart?.();
+  const result = await enqueueBatch(app, { ids, refresh: opts.refresh, spec: `bench ${ids.length} ids` });
+  return waitForBatchDone(app, result.batchId, started, opts.timeoutMs, opts.pollMs);
+}
+
+/** Polls the batch's counters until completed + failed reaches added. */
+export async function waitForBatchDone(app: BenchApp, batchId: string, started: number, timeoutMs: number, pollMs = 5): Promise<BatchRun> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const snap = await readBatch(app.redis, app.config.queuePrefix, batchId);
+    if (!snap) throw new Error(`batch ${batchId} vanished`);
+    if (snap.completed + snap.failed >= snap.added) {
+      return { batchId, ms: performance.now() - started, added: snap.added, completed: snap.completed, failed: snap.failed };
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`batch ${batchId} not done in ${timeoutMs} ms: ${snap.completed + snap.failed} of ${snap.added} finished`);
+    }
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Requests every id once and throws the bodies away, so the simulator has built (or read) and
+ * cached every payload before anything is timed: its first request for an id is far slower.
+ */
+export async function warmApi(apiUrl: string, ids: readonly number[], parallel = 32): Promise<void> {
+  const agent = new Agent({ connections: parallel });
+  let next = 0;
+  const lane = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      const res = await request(`${apiUrl}/pokemon/${id}/`, { dispatcher: agent, headers: { 'accept-encoding': 'gzip' } });
+      await res.body.dump();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: parallel }, lane));
+  } finally {
+    await agent.close();
+  }
+}
