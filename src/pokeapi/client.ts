@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import { Agent, request } from 'undici';
 import { PokeApiError, TransientFetchError } from './errors';
 import { classifyNetworkError, errorForStatus, sample } from './fetch-policy';
+import { ParseGate } from './parse-gate';
 
 const gunzip = promisify(zlib.gunzip);
 const gzip = promisify(zlib.gzip);
@@ -41,6 +42,8 @@ export interface FetchedPokemon {
  */
 export class PokeApiClient {
   private readonly agent: Agent;
+  /** Bounds how many bodies are decoded and parsed at once (memory; see ParseGate). */
+  private readonly gate = new ParseGate(8);
 
   constructor(private readonly opts: PokeApiClientOptions) {
     this.agent = new Agent({
@@ -59,12 +62,10 @@ export class PokeApiClient {
   async fetchPokemon(id: number): Promise<FetchedPokemon> {
     const url = this.pokemonUrl(id);
     const started = performance.now();
-    const res = await this.get(url);
-    if (res.status !== 200) throw errorForStatus(id, res.status, res.headers, sample(res.text));
-    const payload = parseJson(res);
+    const body = await this.getJson(url, id);
     const fetchMs = performance.now() - started;
-    const result: FetchedPokemon = { payload, url, fetchMs, wireBytes: res.wire.length };
-    if (this.opts.keepCompressed) result.gzipped = res.encoding === 'gzip' ? res.wire : await gzip(res.plain);
+    const result: FetchedPokemon = { payload: body.payload, url, fetchMs, wireBytes: body.wire.length };
+    if (this.opts.keepCompressed) result.gzipped = body.encoding === 'gzip' ? body.wire : await gzip(body.plain);
     return result;
   }
 
@@ -73,9 +74,7 @@ export class PokeApiClient {
     const ids: number[] = [];
     let next: string | null = `${this.opts.baseUrl}/pokemon/?offset=0&limit=${pageSize}`;
     for (let page = 0; next && page < 10_000; page++) {
-      const res = await this.get(next);
-      if (res.status !== 200) throw errorForStatus(0, res.status, res.headers, sample(res.text));
-      const list = parseJson(res) as { next?: string | null; results?: { url?: string }[] };
+      const list = (await this.getJson(next, 0)).payload as { next?: string | null; results?: { url?: string }[] };
       if (!Array.isArray(list.results)) throw new TransientFetchError('bad_body', 'list endpoint answered without results');
       for (const r of list.results) {
         const m = /\/pokemon\/(\d+)\/?$/.exec(r.url ?? '');
@@ -104,8 +103,12 @@ export class PokeApiClient {
     await this.agent.close();
   }
 
-  /** One GET, body read whole and decompressed; every transport failure becomes a PokeApiError. */
-  private async get(url: string): Promise<HttpResult> {
+  /**
+   * One GET: the body read whole, decompressed and parsed. Every failure becomes a PokeApiError:
+   * transport ones here, statuses through the fetch policy, a truncated or non-JSON 200 as a
+   * retryable bad body (a cut connection, a proxy's error page).
+   */
+  private async getJson(url: string, id: number): Promise<{ payload: unknown; encoding: string; wire: Buffer; plain: Buffer }> {
     let res: Awaited<ReturnType<typeof request>>;
     let wire: Buffer;
     try {
@@ -120,42 +123,37 @@ export class PokeApiClient {
     } catch (err) {
       throw classifyNetworkError(err);
     }
-    const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
-    let plain: Buffer;
-    try {
-      plain = await decode(wire, encoding);
-    } catch (err) {
-      throw new TransientFetchError('bad_body', `body could not be decompressed (${encoding}): ${(err as Error).message}`);
-    }
-    return { status: res.statusCode, headers: res.headers, encoding, wire, plain, text: plain.toString('utf8') };
+    const { statusCode: status, headers } = res;
+    const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase();
+    return this.gate.run(async () => {
+      let plain: Buffer;
+      try {
+        plain = await decode(wire, encoding);
+      } catch (err) {
+        throw new TransientFetchError('bad_body', `body could not be decompressed (${encoding}): ${(err as Error).message}`);
+      }
+      const text = plain.toString('utf8');
+      if (status !== 200) throw errorForStatus(id, status, headers, sample(text));
+      try {
+        return { payload: JSON.parse(text) as unknown, encoding, wire, plain };
+      } catch {
+        throw new TransientFetchError('bad_body', `body is not JSON (${String(headers['content-type'] ?? 'no content-type')}); starts: ${sample(text)}`);
+      }
+    });
   }
 }
 
-interface HttpResult {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  encoding: string;
-  /** The body as received (compressed when the server compressed). */
-  wire: Buffer;
-  plain: Buffer;
-  text: string;
-}
-
-/** A truncated or non-JSON 200 may pass on a retry (a cut connection, a proxy's error page). */
-function parseJson(res: HttpResult): unknown {
-  try {
-    return JSON.parse(res.text);
-  } catch {
-    throw new TransientFetchError('bad_body', `body is not JSON (${String(res.headers['content-type'] ?? 'no content-type')}); starts: ${sample(res.text)}`);
-  }
-}
-
-/** Decompression runs on libuv's thread pool, off the event loop that the other jobs share. */
+/**
+ * Decompression runs on libuv's thread pool, off the event loop that the other jobs share. Node's
+ * default output chunk is 16 KB, so a 300 KB payload would cross to the pool and back ~20 times;
+ * gzip states the decompressed size in its last 4 bytes, so one chunk of that size does it in one.
+ */
 function decode(body: Buffer, encoding: string): Promise<Buffer> {
   switch (encoding) {
     case 'gzip':
     case 'x-gzip':
-      return gunzip(body);
+      if (body.length < 4096) return Promise.resolve(zlib.gunzipSync(body));
+      return gunzip(body, { chunkSize: outputChunkSize(body) });
     case 'br':
       return brotli(body);
     case 'deflate':
@@ -163,4 +161,10 @@ function decode(body: Buffer, encoding: string): Promise<Buffer> {
     default:
       return Promise.resolve(body);
   }
+}
+
+/** The gzip trailer's ISIZE (size mod 2^32), clamped to what one chunk may reasonably be. */
+function outputChunkSize(gz: Buffer): number {
+  const isize = gz.readUInt32LE(gz.length - 4);
+  return Math.min(Math.max(isize + 64, 64 * 1024), 8 * 1024 * 1024);
 }

@@ -42,14 +42,21 @@ export async function waitForBatch(
 ): Promise<BatchOutcome> {
   const { redis, queue, prefix, log } = deps;
   const keys = keysFor(prefix);
-  const pollMs = opts.pollMs ?? 250;
+  // Counters are one HGETALL: polling them often costs Redis little and saves `--wait` up to a
+  // poll interval per batch. Ids adopted from other batches cost more to check, so less often.
+  const pollMs = opts.pollMs ?? 50;
+  const adoptedEveryMs = 500;
+  let adoptedCheckedAt = 0;
   const adoptedPending = new Set((await redis.smembers(keys.batchAdopted(batchId))).map(Number));
   const adopted = { completed: 0, failed: 0 };
   let warned = false;
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     try {
-      if (adoptedPending.size) await resolveAdopted(redis, queue, keys.records, adoptedPending, adopted);
+      if (adoptedPending.size && Date.now() - adoptedCheckedAt >= adoptedEveryMs) {
+        adoptedCheckedAt = Date.now();
+        await resolveAdopted(redis, queue, keys.records, adoptedPending, adopted);
+      }
       const snap = await readBatch(redis, prefix, batchId);
       if (!snap) throw new Error(`batch ${batchId} does not exist (or expired)`);
       const total = snap.added + snap.queued;

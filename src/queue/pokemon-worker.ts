@@ -16,6 +16,8 @@ export interface PokemonWorkerDeps {
   config: Config;
   /** A connection made with `forWorker: true`; BullMQ duplicates it for its blocking reads. */
   connection: RedisClient;
+  /** The connection the store and the recorder were built on: records and counters go through it. */
+  redis: RedisClient;
   /** Used to pause the whole queue when the API answers 429. */
   queue: PokemonQueue;
   client: PokeApiClient;
@@ -76,11 +78,15 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       try {
         const fetched = await client.fetchPokemon(id);
         const record = normalizePokemon(fetched.payload, id, fetched.url);
-        await store.put(record, fetched.gzipped);
-        await recordSafely({
-          id, batchId, outcome: 'completed', waitMs, fetchMs: fetched.fetchMs,
-          totalMs: Date.now() - job.timestamp, workerId, retried,
-        });
+        // The record and its statistics go in one transaction: one round trip per job.
+        const tx = deps.redis.multi();
+        store.queuePut(tx, record, fetched.gzipped);
+        recorder.queue(tx, { id, batchId, outcome: 'completed', waitMs, fetchMs: fetched.fetchMs, totalMs: Date.now() - job.timestamp, workerId, retried });
+        const replies = (await tx.exec()) ?? [];
+        const storeError = replies.slice(0, -1).find(([err]) => err)?.[0];
+        if (storeError) throw storeError;
+        const statsError = replies.at(-1)?.[0];
+        if (statsError) log.warn({ err: statsError.message, id }, 'could not record job timing');
         completed++;
         return { cached: false, fetchMs: Math.round(fetched.fetchMs) };
       } catch (err) {

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import { jobIdFor, keysFor } from '../redis/keys';
-import type { RecordStore } from '../store/record-store';
 import { BATCH_TTL_SECONDS } from '../stats/outcome-recorder';
 import type { PokemonJobData } from '../types';
 import { newBatchId } from './batch-id';
+import { EnqueueScripts } from './enqueue-scripts';
 import { jobOptions, type PokemonQueue } from './pokemon-queue';
 import type { Config } from '../config/variables';
 
@@ -31,7 +31,6 @@ export interface ProducerDeps {
   config: Config;
   redis: RedisClient;
   queue: PokemonQueue;
-  store: RecordStore;
   log: Logger;
 }
 
@@ -44,20 +43,16 @@ export const ADD_BULK_CHUNK = 1000;
  * producers racing.
  */
 export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Promise<EnqueueResult> {
-  const { config, redis, queue, store } = deps;
+  const { config, redis, queue } = deps;
   const keys = keysFor(config.queuePrefix);
   const batchId = newBatchId();
-  const stored = req.refresh ? new Set<number>() : await store.whichStored(req.ids);
-  const candidates = req.ids.filter((id) => !stored.has(id));
-
-  const existing = await existingJobIds(redis, queue, candidates);
+  const scripts = new EnqueueScripts(redis);
+  const jobKeyPrefix = queue.toKey(jobIdFor(0)).slice(0, -1);
+  const classified = await scripts.classify(keys.records, jobKeyPrefix, req.refresh, req.ids);
+  const stored = new Set(classified.stored);
   const adopted: number[] = [];
-  const toAdd: number[] = [];
-  for (const id of candidates) {
-    if (!existing.has(id)) {
-      toAdd.push(id);
-      continue;
-    }
+  const toAdd = classified.fresh;
+  for (const id of classified.queued) {
     const state = await queue.getJobState(jobIdFor(id));
     if (state === 'completed' && !req.refresh) {
       // It finished between our store check and now: the record is there, nothing to fetch.
@@ -107,7 +102,7 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
   // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
   // then kept its job (same job id) and ignored ours. Those are adopted, not added: otherwise this
   // batch would wait forever for jobs that report to the other batch.
-  const lost = await idsOwnedByAnotherBatch(redis, queue, toAdd, batchId);
+  const lost = await scripts.ownedElsewhere(keys.records, jobKeyPrefix, batchId, toAdd);
   if (lost.length) {
     const fix = redis.multi();
     fix.hincrby(batchKey, 'added', -lost.length);
@@ -123,38 +118,4 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
   const added = toAdd.length - lost.length;
   deps.log.debug({ batchId, added, raced: lost.length }, 'batch enqueued');
   return { batchId, requested: req.ids.length, added, alreadyQueued: adopted.length + lost.length, alreadyStored: stored.size };
-}
-
-/** Ids among `ids` whose job (after our addBulk) carries another batch's id. */
-async function idsOwnedByAnotherBatch(redis: RedisClient, queue: PokemonQueue, ids: readonly number[], batchId: string): Promise<number[]> {
-  const lost: number[] = [];
-  const marker = `"batchId":"${batchId}"`;
-  for (let i = 0; i < ids.length; i += 5000) {
-    const chunk = ids.slice(i, i + 5000);
-    const pipe = redis.pipeline();
-    for (const id of chunk) pipe.hget(queue.toKey(jobIdFor(id)), 'data');
-    const results = (await pipe.exec()) ?? [];
-    results.forEach(([err, data], j) => {
-      if (err) throw err;
-      // A job already finished and removed by retention (null) was ours: it ran for this batch.
-      if (typeof data === 'string' && !data.includes(marker)) lost.push(chunk[j]!);
-    });
-  }
-  return lost;
-}
-
-/** Which ids have a job hash in Redis (in any state), pipelined: one round trip per 5000 ids. */
-async function existingJobIds(redis: RedisClient, queue: PokemonQueue, ids: readonly number[]): Promise<Set<number>> {
-  const found = new Set<number>();
-  for (let i = 0; i < ids.length; i += 5000) {
-    const chunk = ids.slice(i, i + 5000);
-    const pipe = redis.pipeline();
-    for (const id of chunk) pipe.exists(queue.toKey(jobIdFor(id)));
-    const results = (await pipe.exec()) ?? [];
-    results.forEach(([err, v], j) => {
-      if (err) throw err;
-      if (v === 1) found.add(chunk[j]!);
-    });
-  }
-  return found;
 }

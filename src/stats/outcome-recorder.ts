@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/connection';
 import { keysFor, type Keys } from '../redis/keys';
 import { bucketIndex } from './buckets';
@@ -91,11 +92,23 @@ export class OutcomeRecorder {
   }
 
   async record(o: OutcomeRecord): Promise<boolean> {
+    const tx = this.redis.multi();
+    this.queue(tx, o);
+    const [[err, counted]] = ((await tx.exec()) ?? [[null, 0]]) as [Error | null, unknown][] as [[Error | null, unknown]];
+    if (err) throw err;
+    return counted === 1;
+  }
+
+  /**
+   * Adds the record-outcome call to a transaction the caller executes, so a worker stores a
+   * record and counts it in one round trip. The reply is 1 (counted) or 0 (already counted).
+   */
+  queue(tx: ChainableCommander, o: OutcomeRecord): void {
     const k = this.keys;
     const wait = Math.max(0, Math.round(o.waitMs));
     const fetch = o.fetchMs === undefined ? -1 : Math.max(0, Math.round(o.fetchMs));
     const total = Math.max(0, Math.round(o.totalMs));
-    const counted = await (this.redis as unknown as WithScript).pokequeueRecordOutcome(
+    (tx as unknown as WithScript).pokequeueRecordOutcome(
       k.batch(o.batchId),
       k.batchDone(o.batchId),
       k.batchTimings(o.batchId),
@@ -118,7 +131,6 @@ export class OutcomeRecorder {
       bucketIndex(Math.max(fetch, 0)),
       bucketIndex(total),
     );
-    return counted === 1;
   }
 
   /** A failed attempt that will be tried again: counted, never blocking the job. */

@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { PokemonRecord } from '../types';
 import type { RedisClient } from '../redis/connection';
 import { keysFor, type Keys } from '../redis/keys';
@@ -18,10 +19,15 @@ export class RecordStore {
 
   async put(record: PokemonRecord, rawGzipped?: Buffer): Promise<void> {
     const tx = this.redis.multi();
+    this.queuePut(tx, record, rawGzipped);
+    for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
+  }
+
+  /** Adds the writes of `put` to a transaction the caller executes (one round trip per job). */
+  queuePut(tx: ChainableCommander, record: PokemonRecord, rawGzipped?: Buffer): void {
     tx.hset(this.keys.records, String(record.id), JSON.stringify(record));
     tx.hset(this.keys.names, record.name, String(record.id));
     if (rawGzipped) tx.hset(this.keys.raw, String(record.id), rawGzipped);
-    await tx.exec();
   }
 
   async has(id: number): Promise<boolean> {
