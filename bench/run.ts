@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import type { BenchOptions, Scenario, ScenarioContext } from './lib/context';
 import { startBenchRedis } from './lib/infra';
 import { describeMachine } from './lib/machine';
-import { ROOT } from './lib/processes';
+import { killTrackedChildren, ROOT } from './lib/processes';
 import { renderReport, type ScenarioReport, type Table } from './lib/report';
 import { cache } from './scenarios/cache';
 import { enqueue } from './scenarios/enqueue';
@@ -131,6 +131,14 @@ async function main(): Promise<void> {
     log(`report written to ${out}`);
   }
   if (failures.length) process.exitCode = 1;
+}
+
+// Ctrl-C or a kill: end every process the bench started before going, never orphan them.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killTrackedChildren();
+    process.exit(130);
+  });
 }
 
 main().catch((err: unknown) => {

@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/variables';
 import { createLogger } from '../../src/log';
 import { startRedisServer, type LocalRedisServer } from '../../src/redis/local-server';
+import { track } from './processes';
 import type { ProbeSnapshot } from './probe';
 
 export interface BenchRedis {
@@ -25,6 +26,7 @@ export interface BenchRedis {
 export async function startBenchRedis(): Promise<BenchRedis> {
   // noeviction, as production wants; no save, no AOF: the bench measures the queue, not the disk.
   const server = await startRedisServer({ extraArgs: ['--maxmemory-policy', 'noeviction'] });
+  track(server.process);
   const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
   const info = await client.info('server');
   const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';

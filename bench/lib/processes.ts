@@ -24,6 +24,20 @@ export interface TimedResult {
 }
 
 /** Only what the bench sets, plus PATH/HOME. */
+/** Every child this bench started and that is still running: ended by PID if the bench is interrupted. */
+const liveChildren = new Set<ChildProcess>();
+
+export function track<C extends ChildProcess>(child: C): C {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  return child;
+}
+
+/** Ends every child still running (workers, baselines, redis-server): the bench leaves nothing behind. */
+export function killTrackedChildren(): void {
+  for (const child of liveChildren) child.kill('SIGKILL');
+}
+
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
 }
@@ -41,7 +55,7 @@ export function runTimed(
   const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd ?? ROOT });
+    const child = track(spawn(command, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd ?? ROOT }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -105,11 +119,13 @@ export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> 
   const script = launch.script ?? CLI;
   const args = launch.script ? (launch.args ?? []) : ['worker', '--concurrency', String(launch.concurrency), ...(launch.args ?? [])];
   const readyText = launch.readyText ?? 'worker ready';
-  const child = spawn(process.execPath, [...(launch.nodeArgs ?? []), script, ...args], {
-    env: childEnv(launch.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: ROOT,
-  });
+  const child = track(
+    spawn(process.execPath, [...(launch.nodeArgs ?? []), script, ...args], {
+      env: childEnv(launch.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+    }),
+  );
   let out = '';
   const onData = (d: Buffer) => {
     // Keep only the tail: a long run must not grow this string without bound.

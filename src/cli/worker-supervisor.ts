@@ -4,6 +4,9 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import { ExitCode } from '../config/errors';
+import { WORKER_READY_MESSAGE } from './worker-ready';
+
+export { WORKER_READY_MESSAGE };
 
 /**
  * `pokequeue worker --processes N`: N worker processes on one machine under one supervisor.
@@ -13,9 +16,6 @@ import { ExitCode } from '../config/errors';
  * holds no connection of its own: it starts the children, prefixes their output, restarts one
  * that crashes and stops them all on a signal.
  */
-
-/** What a supervised child sends over IPC once its BullMQ worker is taking jobs. */
-export const WORKER_READY_MESSAGE = 'pokequeue:worker-ready';
 
 /** Restart and shutdown policy, defaults in one place. */
 export const supervisorDefaults = {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { parseDashboardConfig } from '../../config/dashboard-variables';
 import { ExitCode } from '../../config/errors';
-import { describeDashboard, startDashboard } from '../../dashboard/server';
 import { openContext } from '../context';
 import { flag, runCommand, UserFacingError } from '../run-command';
 
@@ -18,6 +17,8 @@ export function registerDashboard(program: Command): void {
           dashboardPort: flag(opts.port, '--port'),
           dashboardHost: flag(opts.host, '--host'),
         });
+        // express, bull-board and prom-client load only here: other commands start faster without them.
+        const { describeDashboard, startDashboard } = await import('../../dashboard/server');
         const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
         try {
           const running = await startDashboard({ ...ctx, dashboard }).catch((err: NodeJS.ErrnoException) => {

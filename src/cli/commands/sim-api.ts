@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ExitCode } from '../../config/errors';
-import { FAULT_KINDS, type FaultKind } from '../../simulator/faults';
-import { InvalidSimulatorOptionError, startSimulator, type SimulatorOptions } from '../../simulator/server';
+import { FAULT_KINDS, InvalidSimulatorOptionError, type FaultKind } from '../../simulator/faults';
+import type { SimulatorOptions } from '../../simulator/server';
 
 /** Flags exactly as commander hands them over: strings, validated in {@link toSimulatorOptions}. */
 export interface SimApiFlags {
@@ -72,6 +72,8 @@ export function registerSimApi(program: Command): void {
 async function serveUntilSignal(options: SimulatorOptions, cmd: Command): Promise<number> {
   let simulator;
   try {
+    // The simulator (and its payload generator) loads only when this command runs.
+    const { startSimulator } = await import('../../simulator/server');
     simulator = await startSimulator(options);
   } catch (err) {
     if (err instanceof InvalidSimulatorOptionError) cmd.error(`error: ${err.message}`, { exitCode: ExitCode.usage });

@@ -3,14 +3,12 @@ import type { Logger } from 'pino';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
 import { parseDashboardConfig } from '../../config/dashboard-variables';
-import { describeDashboard, startDashboard } from '../../dashboard/server';
 import { parseSpecs } from '../../ids/parse-spec';
 import { enqueueBatch } from '../../queue/producer';
 import { startPokemonWorker } from '../../queue/pokemon-worker';
 import { workerIdFor } from '../../queue/worker-heartbeat';
 import { createRedis } from '../../redis/connection';
 import { isPortOpen, startRedisServer, type LocalRedisServer } from '../../redis/local-server';
-import { startSimulator } from '../../simulator/server';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
 import { openContext } from '../context';
 import { describeEnqueue, waitAndSummarize } from './enqueue';
@@ -61,6 +59,7 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
   try {
     let config = baseConfig;
     if (mode === 'demo') {
+      const { startSimulator } = await import('../../simulator/server');
       const sim = await startSimulator({ latencyMs, jitterMs: Math.round(latencyMs / 2) });
       cleanups.push(() => sim.close());
       config = { ...config, pokeapiUrl: sim.url };
@@ -82,6 +81,8 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
         );
       }
     }
+    // Loaded here rather than at start-up, so that short commands do not load express & co.
+    const { describeDashboard, startDashboard } = await import('../../dashboard/server');
     const dashboard = await startDashboard({ ...ctx, dashboard: dashboardConfig }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EADDRINUSE') throw err;
       // Another dashboard (or anything) has the port: any free one will do for this session.

@@ -9,7 +9,7 @@ import { createRedis, describeRedis } from '../../redis/connection';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
 import { openContext } from '../context';
 import { flag, runCommand, UserFacingError } from '../run-command';
-import { WORKER_READY_MESSAGE, WorkerSupervisor } from '../worker-supervisor';
+import { WORKER_READY_MESSAGE } from '../worker-ready';
 
 /** The most worker processes one supervisor runs; beyond that, use more machines. */
 export const MAX_PROCESSES = 256;
@@ -53,6 +53,7 @@ export async function runSupervisedWorkers(config: Config, log: Logger, processe
       `concurrency ${config.workerConcurrency} each (${processes * config.workerConcurrency} in all), ` +
       `rate limit ${config.rateLimitPerSecond || 'off'}/s shared by all`,
   );
+  const { WorkerSupervisor } = await import('../worker-supervisor');
   const supervisor = new WorkerSupervisor({ processes, args: childArgs, shutdownTimeoutMs: config.shutdownTimeoutMs, log });
   const onSignal = (signal: NodeJS.Signals) => supervisor.stop(signal);
   process.on('SIGINT', onSignal);
