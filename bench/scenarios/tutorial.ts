@@ -182,7 +182,7 @@ export const tutorial: Scenario = {
         ]),
       });
       notes.push(
-        `Process start-up, enqueue, the 250 ms progress poll of \`--wait\` and exit account for a median ${fmt(med(sample(overhead, 'ms')))} ms of our whole-process time; the batch itself (first job enqueued to last job finished) takes ${fmt(med(sample(main.batchWall, 'ms')))} ms.`,
+        `Process start-up, enqueue, the 50 ms progress poll of \`--wait\` and exit account for a median ${fmt(med(sample(overhead, 'ms')))} ms of our whole-process time; the batch itself (first job enqueued to last job finished) takes ${fmt(med(sample(main.batchWall, 'ms')))} ms.`,
       );
 
       if (ctx.opts.profile) await profileEnqueue(ctx, sim.url, spec);
