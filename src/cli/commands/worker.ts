@@ -78,9 +78,8 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
     workerId: workerIdFor(),
     concurrency: config.workerConcurrency,
   });
-  log.info({ workerId: workerIdFor() }, `worker ready: concurrency ${config.workerConcurrency}, rate limit ${config.rateLimitPerSecond || 'off'}/s`);
-  // Under a supervisor (an IPC channel): say so, whatever LOG_LEVEL hides.
-  process.send?.({ type: WORKER_READY_MESSAGE, workerId: workerIdFor() });
+  // Handlers go in before "worker ready" is announced: whoever reads that line may signal at
+  // once, and until a handler exists a SIGTERM kills the process outright (seen on a loaded CI box).
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -99,6 +98,9 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    log.info({ workerId: workerIdFor() }, `worker ready: concurrency ${config.workerConcurrency}, rate limit ${config.rateLimitPerSecond || 'off'}/s`);
+    // Under a supervisor (an IPC channel): say so, whatever LOG_LEVEL hides.
+    process.send?.({ type: WORKER_READY_MESSAGE, workerId: workerIdFor() });
     // The supervisor is gone (even killed with SIGKILL): stop as if it had sent SIGTERM, rather
     // than run on unsupervised. Nobody is left to enforce the shutdown deadline, so this does.
     if (process.send) {
