@@ -80,6 +80,22 @@ describe('stopping a worker under load', () => {
     }, 40_000);
   });
 
+  describe('when SIGTERM arrives the moment a worker says it is ready', () => {
+    // Regression: "worker ready" used to be printed before the signal handlers were installed,
+    // and on a loaded machine a SIGTERM landing in between killed the worker outright.
+    it('every worker still stops gracefully and exits 0', async () => {
+      const env = envFor('ready-signal');
+      const codes = await Promise.all(
+        [0, 1, 2, 3].map(async () => {
+          const w = await startWorker(env);
+          procs.push(w);
+          return w.stop('SIGTERM');
+        }),
+      );
+      expect(codes).toEqual([0, 0, 0, 0]);
+    }, 40_000);
+  });
+
   describe('on a second SIGINT', () => {
     it('exits at once, without waiting for jobs in flight', async () => {
       const prefix = 'twice';
