@@ -7,10 +7,11 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import type { Config } from '../../src/config/variables';
 import { enqueueBatch } from '../../src/queue/producer';
-import { createPokemonQueue, type PokemonQueue } from '../../src/queue/pokemon-queue';
-import { createRedis, waitForRedis, type RedisClient } from '../../src/redis/connection';
+import type { PokemonQueue } from '../../src/queue/pokemon-queue';
+import type { RedisClient } from '../../src/redis/connection';
 import { readBatch } from '../../src/stats/batch-report';
-import { RecordStore } from '../../src/store/record-store';
+import type { RecordStore } from '../../src/store/record-store';
+import { openContext } from '../../src/cli/context';
 import { configFrom, quietLogger, sleep } from './infra';
 
 export interface BenchApp {
@@ -23,23 +24,8 @@ export interface BenchApp {
 }
 
 export async function openApp(env: Record<string, string>): Promise<BenchApp> {
-  const config = configFrom(env);
-  const log = quietLogger();
-  const redis = createRedis(config, { startup: 'fail-fast', log });
-  await waitForRedis(redis, config);
-  const queue = createPokemonQueue(config, redis);
-  queue.on('error', () => undefined);
-  return {
-    config,
-    log,
-    redis,
-    queue,
-    store: new RecordStore(redis, config.queuePrefix),
-    async close() {
-      await queue.close().catch(() => undefined);
-      redis.disconnect();
-    },
-  };
+  // The CLI's own composition root, so the bench measures exactly what users run.
+  return openContext(configFrom(env), quietLogger(), { startup: 'fail-fast' });
 }
 
 export interface BatchRun {

@@ -468,16 +468,7 @@ class Simulator {
 
   private async payload(id: number, gzipOk: boolean): Promise<Reply> {
     const gzipped = await this.source.gzipped(id);
-    return {
-      status: 200,
-      headers: {
-        'content-type': JSON_TYPE,
-        'cache-control': PAYLOAD_CACHE_CONTROL,
-        vary: 'Accept-Encoding',
-        ...(gzipOk ? { 'content-encoding': 'gzip' } : {}),
-      },
-      body: gzipOk ? gzipped : await gunzip(gzipped),
-    };
+    return { status: 200, headers: jsonHeaders(gzipOk), body: gzipOk ? gzipped : await gunzip(gzipped) };
   }
 
   /** The id whose payload a wrong-id fault sends: the next one in list order. */
@@ -597,15 +588,16 @@ function text(status: number, body: string, cacheControl?: string): Reply {
 }
 
 async function encode(body: Buffer, gzipOk: boolean): Promise<Reply> {
+  return { status: 200, headers: jsonHeaders(gzipOk), body: gzipOk ? await gzip(body) : body };
+}
+
+/** The headers the real API sends with a JSON answer, compressed when the client asked. */
+function jsonHeaders(gzipOk: boolean): Record<string, string> {
   return {
-    status: 200,
-    headers: {
-      'content-type': JSON_TYPE,
-      'cache-control': PAYLOAD_CACHE_CONTROL,
-      vary: 'Accept-Encoding',
-      ...(gzipOk ? { 'content-encoding': 'gzip' } : {}),
-    },
-    body: gzipOk ? await gzip(body) : body,
+    'content-type': JSON_TYPE,
+    'cache-control': PAYLOAD_CACHE_CONTROL,
+    vary: 'Accept-Encoding',
+    ...(gzipOk ? { 'content-encoding': 'gzip' } : {}),
   };
 }
 
