@@ -25,6 +25,15 @@ describe('the one-command start', () => {
     expect(await redis.client.hlen('demo:records')).toBe(20);
   });
 
+  it('demo keeps its simulated records apart from real ones unless QUEUE_PREFIX says otherwise', async () => {
+    const r = await runCli(['demo', '--ids', '1-3', '--exit-when-done', '--latency-ms', '0'], {
+      REDIS_URL: redis.url, RATE_LIMIT_PER_SECOND: '0', DASHBOARD_PORT: '0', LOG_LEVEL: 'warn',
+    });
+    expect(r.code).toBe(0);
+    expect(await redis.client.hlen('pokequeue-demo:records')).toBe(3);
+    expect(await redis.client.exists('pokequeue:records')).toBe(0);
+  });
+
   it('start says once, clearly, that the API cannot be reached, and points to the demo', async () => {
     const r = await runCli(['start', '--exit-when-done'], {
       REDIS_URL: redis.url, QUEUE_PREFIX: 'offline', POKEAPI_URL: 'http://127.0.0.1:1/api/v2', HTTP_TIMEOUT_MS: '1000', DASHBOARD_PORT: '0', LOG_LEVEL: 'warn',

@@ -22,6 +22,9 @@ interface StartOptions {
   latencyMs?: string;
 }
 
+/** Where the demo keeps its (simulated) records when QUEUE_PREFIX is not set. */
+export const DEMO_PREFIX = 'pokequeue-demo';
+
 /** The batch `start` and `demo` fetch when not told otherwise: the tutorial's first 151. */
 export const DEFAULT_START_SPEC = '1-151';
 
@@ -62,7 +65,9 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
       const { startSimulator } = await import('../../simulator/server');
       const sim = await startSimulator({ latencyMs, jitterMs: Math.round(latencyMs / 2) });
       cleanups.push(() => sim.close());
-      config = { ...config, pokeapiUrl: sim.url };
+      // Simulated records must never pass for real ones: unless told otherwise, the demo keeps
+      // its data under a prefix of its own, so a later `npm start` still fetches 1-151 for real.
+      config = { ...config, pokeapiUrl: sim.url, queuePrefix: process.env.QUEUE_PREFIX ? config.queuePrefix : DEMO_PREFIX };
       log.info(`simulated PokeAPI at ${sim.url} (latency ${latencyMs} ms)`);
     }
     const localRedis = await ensureRedis(config, log);
@@ -103,10 +108,12 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     const code = await waitAndSummarize(ctx, result.batchId);
     if (opts.exitWhenDone) return code;
 
+    // The demo's prefix is its own, so commands from another terminal must name it.
+    const env = mode === 'demo' ? `QUEUE_PREFIX=${config.queuePrefix} ` : '';
     process.stderr.write(
       `\nstill running, with a worker at concurrency ${config.workerConcurrency}. From another terminal:\n` +
-        `  npx pokequeue enqueue 152-251 --wait${mode === 'demo' ? ` (with POKEAPI_URL=${config.pokeapiUrl})` : ''}\n` +
-        `  npx pokequeue status\nDashboard: ${dashboard.url}/admin/queues and ${dashboard.url}/stats\nPress Ctrl-C to stop.\n`,
+        `  ${env}npx pokequeue enqueue 152-251 --wait\n` +
+        `  ${env}npx pokequeue status\nDashboard: ${dashboard.url}/admin/queues and ${dashboard.url}/stats\nPress Ctrl-C to stop.\n`,
     );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
