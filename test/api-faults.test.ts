@@ -6,10 +6,9 @@ import { waitForBatch, type BatchOutcome } from '../src/queue/batch-waiter';
 import { startPokemonWorker, type RunningPokemonWorker } from '../src/queue/pokemon-worker';
 import { enqueueBatch } from '../src/queue/producer';
 import { createRedis } from '../src/redis/connection';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /**
  * The API misbehaving in every way the fetch policy knows, against a real worker (in this
@@ -17,7 +16,7 @@ import { startTestRedis } from './helpers/redis';
  * counts requests, so a retry storm fails the test.
  */
 describe('when the API misbehaves', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   const cleanups: (() => Promise<unknown>)[] = [];
   const log = pino({ level: 'silent' });
   let n = 0;
@@ -27,8 +26,7 @@ describe('when the API misbehaves', () => {
   });
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
   });
 
   async function runBatch(

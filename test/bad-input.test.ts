@@ -1,14 +1,13 @@
 import type { Redis } from 'ioredis';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { runCli } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /**
  * Junk to every command: each answers with one clear line and exit code 2, prints no stack trace,
  * and leaves Redis exactly as it was (HTTP junk is in the dashboard specs).
  */
 describe('bad input everywhere', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   let env: Record<string, string>;
   let before: Record<string, string>;
 
@@ -27,8 +26,7 @@ describe('bad input everywhere', () => {
     before = await dump(redis.client);
   });
   afterAll(async () => {
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
   });
 
   it.each([

@@ -1,17 +1,15 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { normalizePokemon } from '../src/pokeapi/normalize';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { syntheticPokemon } from '../src/simulator/payload';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 import { until } from './helpers/until';
 
 
 describe('duplicates', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   let sim: RunningSimulator;
   const procs: WorkerProcess[] = [];
   const envFor = (prefix: string) => ({ REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: prefix, RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '8' });
@@ -22,8 +20,7 @@ describe('duplicates', () => {
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
     await sim.close();
   });
 

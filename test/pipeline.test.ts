@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
 import { normalizePokemon } from '../src/pokeapi/normalize';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { freePort } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { syntheticPokemon } from '../src/simulator/payload';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /** Keys the producer could have written; workers' own housekeeping keys come and go on their own. */
 async function snapshotKeys(client: Redis): Promise<string[]> {
@@ -17,7 +16,7 @@ async function snapshotKeys(client: Redis): Promise<string[]> {
  * redis-server and the simulated PokeAPI over loopback.
  */
 describe('the pipeline: enqueue → worker processes → store', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   let sim: RunningSimulator;
   let env: Record<string, string>;
   const workers: WorkerProcess[] = [];
@@ -32,8 +31,7 @@ describe('the pipeline: enqueue → worker processes → store', () => {
 
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
     await sim.close();
   });
 

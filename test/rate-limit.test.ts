@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /** Most requests that arrived in any 1 s window [t, t + 1000), t being a request's arrival. */
 export function maxPerSlidingSecond(times: readonly number[]): number {
@@ -24,7 +23,7 @@ export function maxPerSlidingSecond(times: readonly number[]): number {
 describe('the rate limit, with four worker processes', () => {
   const LIMIT = 20;
   const IDS = 120;
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   let sim: RunningSimulator;
   let env: Record<string, string>;
   let supervisor: WorkerProcess | undefined;

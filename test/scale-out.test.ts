@@ -6,10 +6,9 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { parseProcesses } from '../src/cli/commands/worker';
 import { WORKER_READY_MESSAGE, WorkerSupervisor } from '../src/cli/worker-supervisor';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /**
  * Scale-out on one machine: `pokequeue worker --processes N` runs N worker processes under a
@@ -59,15 +58,14 @@ function isRunning(pid: number): boolean {
 }
 
 describe('scale-out', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
 
   beforeAll(async () => {
     redis = await startTestRedis();
   });
 
   afterAll(async () => {
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
   });
 
   describe('when three worker processes share one batch', () => {

@@ -1,14 +1,12 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 import { until } from './helpers/until';
 
 
 describe('stopping a worker under load', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   let sim: RunningSimulator;
   const procs: WorkerProcess[] = [];
 
@@ -19,8 +17,7 @@ describe('stopping a worker under load', () => {
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
     await sim.close();
   });
 

@@ -1,17 +1,14 @@
-import type { Redis } from 'ioredis';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { runCli } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /** The one-command paths a newcomer takes first: `npm run demo` and `npm start`. */
 describe('the one-command start', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   beforeAll(async () => {
     redis = await startTestRedis();
   });
   afterAll(async () => {
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
   });
 
   it('demo runs a batch offline against the simulator, with the dashboard, and exits with its code', async () => {

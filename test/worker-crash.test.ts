@@ -1,18 +1,16 @@
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
 import { runCli, startReadyProcess, startWorker, type WorkerProcess } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { startTestRedis, type TestRedis } from './helpers/redis';
 import { until } from './helpers/until';
 
 const POISON_WORKER = resolve(__dirname, 'fixtures/poison-worker.js');
 
 
 describe('worker crashes', () => {
-  let redis: { server: LocalRedisServer; client: Redis; url: string };
+  let redis: TestRedis;
   let sim: RunningSimulator;
   const procs: WorkerProcess[] = [];
 
@@ -22,8 +20,7 @@ describe('worker crashes', () => {
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    redis.client.disconnect();
-    await redis.server.stop();
+    await redis.stop();
     await sim.close();
   });
 

@@ -210,16 +210,9 @@ async function runOurs(ctx: ScenarioContext, api: SmallApi, ids: number[], eld?:
     });
     await sleep(200); // let it settle into its blocking wait
     await probeSnapshot(worker.pid, probeFile);
-    const meter = await cpuMeter(ctx, ids.length);
-    const cpu0 = procCpuMs(worker.pid);
-    const started = performance.now();
-    await app.queue.resume();
     // Done when the queue is drained: the same test as for the no-op Worker, and one that does
     // not depend on the batch counters (the no-recorder variant never bumps them).
-    await waitForDrain(app, 600_000);
-    const ms = performance.now() - started;
-    const cpu1 = procCpuMs(worker.pid);
-    const cost = await meter(cpu0 === null || cpu1 === null ? null : cpu1 - cpu0, ms);
+    const { cost, started } = await measureDrain(ctx, app, worker.pid, ids.length);
     if (variant !== 'no-recorder') {
       const run = await waitForBatchDone(app, result.batchId, started, 10_000, 20);
       if (run.failed || run.completed !== ids.length) throw new Error(`${run.completed} jobs completed, ${run.failed} failed, of ${ids.length}`);
@@ -270,19 +263,27 @@ async function runNoop(ctx: ScenarioContext, api: SmallApi, ids: number[], flags
       readyText: 'noop worker ready',
     });
     await sleep(200);
-    const meter = await cpuMeter(ctx, ids.length);
-    const cpu0 = procCpuMs(worker.pid);
-    const started = performance.now();
-    await app.queue.resume();
-    await waitForDrain(app, 600_000);
-    const ms = performance.now() - started;
-    const cpu1 = procCpuMs(worker.pid);
-    return await meter(cpu0 === null || cpu1 === null ? null : cpu1 - cpu0, ms);
+    return (await measureDrain(ctx, app, worker.pid, ids.length)).cost;
   } finally {
     await worker?.stop();
     await app.close();
     await dropPrefix(ctx.redis.client, prefix);
   }
+}
+
+/**
+ * The measured window of a worker run: resume the paused queue, wait until it is drained, and
+ * charge the elapsed time and the worker's CPU to `jobs` jobs.
+ */
+async function measureDrain(ctx: ScenarioContext, app: BenchApp, workerPid: number, jobs: number): Promise<{ cost: RunCost; started: number }> {
+  const meter = await cpuMeter(ctx, jobs);
+  const cpu0 = procCpuMs(workerPid);
+  const started = performance.now();
+  await app.queue.resume();
+  await waitForDrain(app, 600_000);
+  const ms = performance.now() - started;
+  const cpu1 = procCpuMs(workerPid);
+  return { cost: await meter(cpu0 === null || cpu1 === null ? null : cpu1 - cpu0, ms), started };
 }
 
 /** Resolves once no job is waiting, active, delayed or prioritized. */

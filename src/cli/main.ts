@@ -10,24 +10,23 @@ import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
 import { registerWorker } from './commands/worker';
 
+/** Usage errors exit 2 like bad config, so scripts can tell them from failed batches (1). */
+function exitOnCommanderError(err: CommanderError): never {
+  const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+  process.exit(benign.includes(err.code) ? ExitCode.ok : ExitCode.usage);
+}
+
 export function buildProgram(): Command {
   const program = new Command('pokequeue')
     .description('Fetch Pokémon from the PokeAPI at scale: a Redis job queue with concurrent workers.')
     .version(require('../../../package.json').version as string)
     .showHelpAfterError('(run with --help for usage)')
-    // Usage errors exit 2 like bad config, so scripts can tell them from failed batches (1).
-    .exitOverride((err: CommanderError) => {
-      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
-      process.exit(benign.includes(err.code) ? ExitCode.ok : ExitCode.usage);
-    });
+    .exitOverride(exitOnCommanderError);
   for (const register of [registerStart, registerEnqueue, registerWorker, registerStatus, registerGet, registerExport, registerDashboard, registerSimApi]) {
     register(program);
   }
   for (const cmd of program.commands) {
-    cmd.exitOverride((err: CommanderError) => {
-      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
-      process.exit(benign.includes(err.code) ? ExitCode.ok : ExitCode.usage);
-    });
+    cmd.exitOverride(exitOnCommanderError);
   }
   return program;
 }

@@ -5,10 +5,27 @@ import { startRedisServer, type LocalRedisServer } from '../../src/redis/local-s
  * Each test file gets its own redis-server on a free port: the machine's shared Redis on 6379 is
  * never touched, so no test can disturb another project's data (or another test file's).
  */
-export async function startTestRedis(extraArgs: string[] = [], dataDir?: string): Promise<{ server: LocalRedisServer; client: Redis; url: string }> {
+export interface TestRedis {
+  server: LocalRedisServer;
+  /** A client for the test's own checks. */
+  client: Redis;
+  url: string;
+  /** Disconnects the client and stops the server (stop worker processes first). */
+  stop(): Promise<void>;
+}
+
+export async function startTestRedis(extraArgs: string[] = [], dataDir?: string): Promise<TestRedis> {
   const server = await startRedisServer({ extraArgs, dataDir });
   const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  return { server, client, url: server.url };
+  return {
+    server,
+    client,
+    url: server.url,
+    async stop() {
+      client.disconnect();
+      await server.stop();
+    },
+  };
 }
 
 /** Every key and its type: a snapshot to prove a command left Redis as it was. */
