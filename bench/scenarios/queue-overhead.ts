@@ -300,13 +300,20 @@ async function waitForDrain(app: BenchApp, timeoutMs: number): Promise<void> {
 }
 
 /** Plain queue.addBulk in chunks of 1000 with pokequeue's job options and job ids. */
-export async function addRaw(app: BenchApp, ids: readonly number[], batchId: string, chunk = 1000): Promise<void> {
+/** Bare BullMQ addBulk in chunks; `inFlight` > 1 keeps that many calls going at once. */
+export async function addRaw(app: BenchApp, ids: readonly number[], batchId: string, chunk = 1000, inFlight = 1): Promise<void> {
   const opts = jobOptions(app.config);
-  for (let i = 0; i < ids.length; i += chunk) {
-    await app.queue.addBulk(
-      ids.slice(i, i + chunk).map((id) => ({ name: 'fetch', data: { id, batchId } as PokemonJobData, opts: { ...opts, jobId: jobIdFor(id) } })),
-    );
-  }
+  let next = 0;
+  const lane = async () => {
+    while (next < ids.length) {
+      const start = next;
+      next += chunk;
+      await app.queue.addBulk(
+        ids.slice(start, start + chunk).map((id) => ({ name: 'fetch', data: { id, batchId } as PokemonJobData, opts: { ...opts, jobId: jobIdFor(id) } })),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
 }
 
 /** One more run of ours with the worker profiled over exactly the measured window. */

@@ -30,7 +30,11 @@ export async function openContext(
     redis.disconnect();
     throw err;
   }
-  const queue = createPokemonQueue(config, redis);
+  // The queue gets a connection of its own. BullMQ defines its 64 Lua scripts on whatever client
+  // it is given, and ioredis copies every defined script into each MULTI it builds: on a shared
+  // client, the worker's one MULTI per job cost 34 µs instead of 6 µs to build.
+  const queueConnection = createRedis(config, { startup: opts.startup, log });
+  const queue = createPokemonQueue(config, queueConnection);
   queue.on('error', (err) => log.debug({ err: err.message }, 'queue connection error'));
   // The HTTP client (and undici with it) is made on first use: most commands never fetch, and
   // loading it is a tenth of a second of every short command's start-up.
@@ -57,6 +61,7 @@ export async function openContext(
     async close() {
       await queue.close().catch(() => undefined);
       await client?.close().catch(() => undefined);
+      queueConnection.disconnect();
       redis.disconnect();
     },
   };

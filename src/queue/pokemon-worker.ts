@@ -10,6 +10,7 @@ import type { OutcomeRecorder } from '../stats/outcome-recorder';
 import type { RecordStore } from '../store/record-store';
 import type { PokemonJobData } from '../types';
 import type { PokemonQueue } from './pokemon-queue';
+import { GroupCommit } from './group-commit';
 import { WorkerHeartbeatPublisher } from './worker-heartbeat';
 
 export interface PokemonWorkerDeps {
@@ -52,6 +53,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   let failed = 0;
   let inFlight = 0;
   const startedAt = Date.now();
+  const commits = new GroupCommit(deps.redis, store, recorder);
 
   const recordSafely = async (o: Parameters<OutcomeRecorder['record']>[0]) => {
     try {
@@ -78,14 +80,13 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       try {
         const fetched = await client.fetchPokemon(id);
         const record = normalizePokemon(fetched.payload, id, fetched.url);
-        // The record and its statistics go in one transaction: one round trip per job.
-        const tx = deps.redis.multi();
-        store.queuePut(tx, record, fetched.gzipped);
-        recorder.queue(tx, { id, batchId, outcome: 'completed', waitMs, fetchMs: fetched.fetchMs, totalMs: Date.now() - job.timestamp, workerId, retried });
-        const replies = (await tx.exec()) ?? [];
-        const storeError = replies.slice(0, -1).find(([err]) => err)?.[0];
-        if (storeError) throw storeError;
-        const statsError = replies.at(-1)?.[0];
+        // The record and its statistics go in one transaction, shared with the jobs that finish
+        // in the same event-loop turn; this job completes only once that transaction has run.
+        const { statsError } = await commits.commit({
+          record,
+          rawGzipped: fetched.gzipped,
+          outcome: { id, batchId, outcome: 'completed', waitMs, fetchMs: fetched.fetchMs, totalMs: Date.now() - job.timestamp, workerId, retried },
+        });
         if (statsError) log.warn({ err: statsError.message, id }, 'could not record job timing');
         completed++;
         return { cached: false, fetchMs: Math.round(fetched.fetchMs) };

@@ -36,6 +36,8 @@ export interface ProducerDeps {
 
 /** How many jobs one `addBulk` call carries: large enough to amortize round trips, small enough to keep Redis responsive. */
 export const ADD_BULK_CHUNK = 1000;
+/** How many `addBulk` calls are in flight at once; more than two bought nothing in the bench. */
+export const ADD_BULK_IN_FLIGHT = 2;
 
 /**
  * Enqueues one batch: one job per id not yet stored and not already queued. Idempotent: a job
@@ -90,15 +92,32 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
   await tx.exec();
 
   const opts = jobOptions(config);
-  for (let i = 0; i < toAdd.length; i += ADD_BULK_CHUNK) {
-    await queue.addBulk(
-      toAdd.slice(i, i + ADD_BULK_CHUNK).map((id) => ({
-        name: 'fetch',
-        data: (req.refresh ? { id, batchId, refresh: true } : { id, batchId }) as PokemonJobData,
-        opts: { ...opts, jobId: jobIdFor(id) },
-      })),
-    );
-  }
+  const chunks: number[][] = [];
+  for (let i = 0; i < toAdd.length; i += ADD_BULK_CHUNK) chunks.push(toAdd.slice(i, i + ADD_BULK_CHUNK));
+  let next = 0;
+  let failed = false;
+  const addChunks = async () => {
+    // After one chunk fails, the other lane stops too: the caller sees the error, not more work.
+    while (next < chunks.length && !failed) {
+      const chunk = chunks[next++]!;
+      try {
+        await queue.addBulk(
+          chunk.map((id) => ({
+            name: 'fetch',
+            data: (req.refresh ? { id, batchId, refresh: true } : { id, batchId }) as PokemonJobData,
+            opts: { ...opts, jobId: jobIdFor(id) },
+          })),
+        );
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  // Two chunks in flight: while Redis runs one chunk's scripts, this process builds and packs the
+  // next, so neither side idles (1.7x the rate of one chunk at a time, bench/RESULTS.md §4). One
+  // connection carries both, so Redis still adds the chunks in id order.
+  await Promise.all(Array.from({ length: Math.min(ADD_BULK_IN_FLIGHT, chunks.length) }, addChunks));
   // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
   // then kept its job (same job id) and ignored ours. Those are adopted, not added: otherwise this
   // batch would wait forever for jobs that report to the other batch.

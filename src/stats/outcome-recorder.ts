@@ -4,51 +4,64 @@ import { keysFor, type Keys } from '../redis/keys';
 import { bucketIndex } from './buckets';
 
 /**
- * record-outcome: counts one finished job, once.
+ * record-outcomes: counts finished jobs, each once. One call carries any number of jobs, so a
+ * worker that finishes several in the same event-loop turn pays one script call for all of them.
  *
- * KEYS[1] batch hash          KEYS[2] batch done set     KEYS[3] batch timings list
- * KEYS[4] batch failures hash KEYS[5] timings stream     KEYS[6] totals hash
- * ARGV[1] id        ARGV[2] outcome (completed|failed)   ARGV[3] failure reason ('' if none)
- * ARGV[4] wait ms   ARGV[5] fetch ms (-1: no fetch: served from the store, or failed)  ARGV[6] total ms
- * ARGV[7] worker id ARGV[8] now (ms epoch)  ARGV[9] stream max length  ARGV[10] ttl of batch keys (s)
- * ARGV[11] 1 if the job needed more than one attempt  ARGV[12] batch id
- * ARGV[13..15] histogram bucket index of wait, fetch, total
+ * KEYS[1] timings stream  KEYS[2] totals hash
+ * then per job j (0-based), KEYS[3+4j .. 6+4j]: batch hash, batch done set, batch timings list,
+ *   batch failures hash
+ * ARGV[1] now (ms epoch)  ARGV[2] stream max length  ARGV[3] ttl of batch keys (s)
+ * then per job j, ARGV[4+12j .. 15+12j]: id, outcome (completed|failed), failure reason ('' if
+ *   none), wait ms, fetch ms (-1: no fetch: served from the store, or failed), total ms,
+ *   worker id, 1 if the job needed more than one attempt, batch id, and the histogram bucket
+ *   index of wait, fetch, total
  *
- * Returns 1 when counted, 0 when this id was already counted for the batch (a job that ran twice:
- * BullMQ is at-least-once, the counters must not be).
- * Emits nothing; writes the batch counters, the batch timing list, the global stream and totals.
+ * Returns one number per job: 1 when counted, 0 when that id was already counted for its batch
+ * (a job that ran twice: BullMQ is at-least-once, the counters must not be).
+ * Emits nothing; writes the batch counters, the batch timing lists, the global stream and totals.
  */
-const RECORD_OUTCOME = `
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
-local outcome = ARGV[2]
-local ttl = tonumber(ARGV[10])
-redis.call('HINCRBY', KEYS[1], outcome, 1)
-if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'retried', 1) end
-if ARGV[5] == '-1' and outcome == 'completed' then redis.call('HINCRBY', KEYS[1], 'cached', 1) end
-if outcome == 'failed' then
-  redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-  redis.call('EXPIRE', KEYS[4], ttl)
-  redis.call('HINCRBY', KEYS[6], 'failed:' .. ARGV[3], 1)
+const RECORD_OUTCOMES = `
+local now, maxlen, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {}
+local n = (#ARGV - 3) / 12
+for j = 0, n - 1 do
+  local a, k = 3 + 12 * j, 2 + 4 * j
+  local id, outcome, reason = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local wait, fetch, total = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  local batch, done, timings, failures = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  if redis.call('SADD', done, id) == 0 then
+    out[j + 1] = 0
+  else
+    redis.call('HINCRBY', batch, outcome, 1)
+    if ARGV[a + 8] == '1' then redis.call('HINCRBY', batch, 'retried', 1) end
+    if fetch == '-1' and outcome == 'completed' then redis.call('HINCRBY', batch, 'cached', 1) end
+    if outcome == 'failed' then
+      redis.call('HINCRBY', failures, reason, 1)
+      redis.call('EXPIRE', failures, ttl)
+      redis.call('HINCRBY', KEYS[2], 'failed:' .. reason, 1)
+    end
+    redis.call('RPUSH', timings, wait .. ' ' .. fetch .. ' ' .. total)
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*',
+      't', now, 'o', outcome, 'r', reason, 'w', wait, 'f', fetch, 'T', total, 'k', ARGV[a + 7], 'b', ARGV[a + 9])
+    redis.call('HINCRBY', KEYS[2], outcome, 1)
+    redis.call('HINCRBY', KEYS[2], 'h:wait:' .. ARGV[a + 10], 1)
+    redis.call('HINCRBYFLOAT', KEYS[2], 'sum:wait', wait)
+    if fetch ~= '-1' then
+      redis.call('HINCRBY', KEYS[2], 'h:fetch:' .. ARGV[a + 11], 1)
+      redis.call('HINCRBYFLOAT', KEYS[2], 'sum:fetch', fetch)
+    end
+    redis.call('HINCRBY', KEYS[2], 'h:total:' .. ARGV[a + 12], 1)
+    redis.call('HINCRBYFLOAT', KEYS[2], 'sum:total', total)
+    local b = redis.call('HMGET', batch, 'added', 'completed', 'failed')
+    if b[1] and (tonumber(b[2] or '0') + tonumber(b[3] or '0')) >= tonumber(b[1]) then
+      redis.call('HSETNX', batch, 'finishedAt', now)
+    end
+    redis.call('EXPIRE', done, ttl)
+    redis.call('EXPIRE', timings, ttl)
+    out[j + 1] = 1
+  end
 end
-redis.call('RPUSH', KEYS[3], ARGV[4] .. ' ' .. ARGV[5] .. ' ' .. ARGV[6])
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*',
-  't', ARGV[8], 'o', outcome, 'r', ARGV[3], 'w', ARGV[4], 'f', ARGV[5], 'T', ARGV[6], 'k', ARGV[7], 'b', ARGV[12])
-redis.call('HINCRBY', KEYS[6], outcome, 1)
-redis.call('HINCRBY', KEYS[6], 'h:wait:' .. ARGV[13], 1)
-redis.call('HINCRBYFLOAT', KEYS[6], 'sum:wait', ARGV[4])
-if ARGV[5] ~= '-1' then
-  redis.call('HINCRBY', KEYS[6], 'h:fetch:' .. ARGV[14], 1)
-  redis.call('HINCRBYFLOAT', KEYS[6], 'sum:fetch', ARGV[5])
-end
-redis.call('HINCRBY', KEYS[6], 'h:total:' .. ARGV[15], 1)
-redis.call('HINCRBYFLOAT', KEYS[6], 'sum:total', ARGV[6])
-local b = redis.call('HMGET', KEYS[1], 'added', 'completed', 'failed')
-if b[1] and (tonumber(b[2] or '0') + tonumber(b[3] or '0')) >= tonumber(b[1]) then
-  redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[8])
-end
-redis.call('EXPIRE', KEYS[2], ttl)
-redis.call('EXPIRE', KEYS[3], ttl)
-return 1
+return out
 `;
 
 export interface OutcomeRecord {
@@ -70,13 +83,13 @@ export const TIMING_STREAM_MAX_LEN = 100_000;
 export const BATCH_TTL_SECONDS = 7 * 24 * 3600;
 
 type WithScript = RedisClient & {
-  pokequeueRecordOutcome(...args: (string | number)[]): Promise<number>;
+  pokequeueRecordOutcomes(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
 };
 
 /**
  * Writes what every process needs to see about finished jobs (batch counters, timings, totals)
- * into Redis in one atomic script call per job, so summaries, `/stats` and `/metrics` aggregate
- * over every worker on every machine.
+ * into Redis with one atomic script call, so summaries, `/stats` and `/metrics` aggregate over
+ * every worker on every machine.
  */
 export class OutcomeRecorder {
   private readonly keys: Keys;
@@ -86,51 +99,40 @@ export class OutcomeRecorder {
     prefix: string,
   ) {
     this.keys = keysFor(prefix);
-    if (!(redis as unknown as Partial<WithScript>).pokequeueRecordOutcome) {
-      redis.defineCommand('pokequeueRecordOutcome', { numberOfKeys: 6, lua: RECORD_OUTCOME });
+    if (!(redis as unknown as Partial<WithScript>).pokequeueRecordOutcomes) {
+      // The key count varies with the number of jobs, so it is passed with each call.
+      redis.defineCommand('pokequeueRecordOutcomes', { lua: RECORD_OUTCOMES });
     }
   }
 
   async record(o: OutcomeRecord): Promise<boolean> {
     const tx = this.redis.multi();
-    this.queue(tx, o);
-    const [[err, counted]] = ((await tx.exec()) ?? [[null, 0]]) as [Error | null, unknown][] as [[Error | null, unknown]];
+    this.queue(tx, [o]);
+    const [[err, counted]] = ((await tx.exec()) ?? [[null, [0]]]) as [Error | null, unknown][] as [[Error | null, number[]]];
     if (err) throw err;
-    return counted === 1;
+    return counted[0] === 1;
   }
 
   /**
-   * Adds the record-outcome call to a transaction the caller executes, so a worker stores a
-   * record and counts it in one round trip. The reply is 1 (counted) or 0 (already counted).
+   * Adds one record-outcomes call for `outcomes` to a transaction the caller executes, so a
+   * worker stores records and counts them in one round trip. The reply holds one number per
+   * outcome, in order: 1 (counted) or 0 (already counted).
    */
-  queue(tx: ChainableCommander, o: OutcomeRecord): void {
+  queue(tx: ChainableCommander, outcomes: readonly OutcomeRecord[]): void {
     const k = this.keys;
-    const wait = Math.max(0, Math.round(o.waitMs));
-    const fetch = o.fetchMs === undefined ? -1 : Math.max(0, Math.round(o.fetchMs));
-    const total = Math.max(0, Math.round(o.totalMs));
-    (tx as unknown as WithScript).pokequeueRecordOutcome(
-      k.batch(o.batchId),
-      k.batchDone(o.batchId),
-      k.batchTimings(o.batchId),
-      k.batchFailures(o.batchId),
-      k.timings,
-      k.totals,
-      String(o.id),
-      o.outcome,
-      o.reason ?? '',
-      wait,
-      fetch,
-      total,
-      o.workerId,
-      Date.now(),
-      TIMING_STREAM_MAX_LEN,
-      BATCH_TTL_SECONDS,
-      o.retried ? '1' : '0',
-      o.batchId,
-      bucketIndex(wait),
-      bucketIndex(Math.max(fetch, 0)),
-      bucketIndex(total),
-    );
+    const keys: string[] = [k.timings, k.totals];
+    const args: (string | number)[] = [Date.now(), TIMING_STREAM_MAX_LEN, BATCH_TTL_SECONDS];
+    for (const o of outcomes) {
+      const wait = Math.max(0, Math.round(o.waitMs));
+      const fetch = o.fetchMs === undefined ? -1 : Math.max(0, Math.round(o.fetchMs));
+      const total = Math.max(0, Math.round(o.totalMs));
+      keys.push(k.batch(o.batchId), k.batchDone(o.batchId), k.batchTimings(o.batchId), k.batchFailures(o.batchId));
+      args.push(
+        String(o.id), o.outcome, o.reason ?? '', wait, fetch, total, o.workerId, o.retried ? '1' : '0', o.batchId,
+        bucketIndex(wait), bucketIndex(Math.max(fetch, 0)), bucketIndex(total),
+      );
+    }
+    (tx as unknown as WithScript).pokequeueRecordOutcomes(keys.length, ...keys, ...args);
   }
 
   /** A failed attempt that will be tried again: counted, never blocking the job. */

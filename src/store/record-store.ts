@@ -25,9 +25,22 @@ export class RecordStore {
 
   /** Adds the writes of `put` to a transaction the caller executes (one round trip per job). */
   queuePut(tx: ChainableCommander, record: PokemonRecord, rawGzipped?: Buffer): void {
-    tx.hset(this.keys.records, String(record.id), JSON.stringify(record));
-    tx.hset(this.keys.names, record.name, String(record.id));
-    if (rawGzipped) tx.hset(this.keys.raw, String(record.id), rawGzipped);
+    this.queuePutMany(tx, [{ record, rawGzipped }]);
+  }
+
+  /** The writes of several `put`s as one HSET per hash, added to the caller's transaction. */
+  queuePutMany(tx: ChainableCommander, items: readonly { record: PokemonRecord; rawGzipped?: Buffer }[]): void {
+    const records: string[] = [];
+    const names: string[] = [];
+    const raw: (string | Buffer)[] = [];
+    for (const { record, rawGzipped } of items) {
+      records.push(String(record.id), JSON.stringify(record));
+      names.push(record.name, String(record.id));
+      if (rawGzipped) raw.push(String(record.id), rawGzipped);
+    }
+    tx.hset(this.keys.records, ...records);
+    tx.hset(this.keys.names, ...names);
+    if (raw.length) tx.hset(this.keys.raw, ...raw);
   }
 
   async has(id: number): Promise<boolean> {
