@@ -30,6 +30,6 @@ buildSync({
   // Whitespace and syntax only: function names stay, so stack traces still read.
   minifyWhitespace: true,
   minifySyntax: true,
-  external: ['express', '@bull-board/*', 'prom-client', 'chart.js', 'pino-pretty', 'msgpackr', 'msgpackr-extract'],
+  external: ['express', '@bull-board/*', 'prom-client', 'chart.js', 'pino-pretty', 'msgpackr', 'msgpackr-extract', 'undici'],
   logLevel: 'warning',
 });

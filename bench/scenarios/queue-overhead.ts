@@ -21,7 +21,6 @@ import { DIST_BENCH, lastJsonLine, procCpuMs, runNode, startWorker, type WorkerP
 import type { Check, ScenarioReport, Table } from '../lib/report';
 import { startSmallApi, type SmallApi } from '../lib/small-api';
 import { fmt, med, pairedRatio, sample } from '../lib/stats';
-import { VARIANTS } from '../baselines/worker-variant';
 import { WATCHED } from './tutorial';
 
 const CONCURRENCY = 100;
@@ -61,16 +60,6 @@ export const queueOverhead: Scenario = {
             { name: 'no-op Worker + limiter only', cost: await runNoop(ctx, api, ids, ['--limiter']) },
             { name: 'no-op Worker + metrics only', cost: await runNoop(ctx, api, ids, ['--metrics']) },
           ];
-      // What-if workers: src's startPokemonWorker with one proposed change emulated (bench/baselines/worker-variant.ts).
-      const whatIf = ctx.opts.quick
-        ? []
-        : await (async () => {
-            const out: { name: string; cost: RunCost }[] = [];
-            // Half the jobs: each variant is compared with `as-is`, run the same way just before.
-            const half = ids.slice(0, Math.ceil(ids.length / 2));
-            for (const v of VARIANTS) out.push({ name: v, cost: await runOurs(ctx, api, half, undefined, undefined, v) });
-            return out;
-          })();
       const ours = rates(costs.ours);
       const pool = rates(costs.pool);
       const noop = rates(costs.noop);
@@ -113,24 +102,6 @@ export const queueOverhead: Scenario = {
           ...single.map((v) => row(v.name, [v.cost], 'one run')),
         ],
       });
-      if (whatIf.length) {
-        const asIs = whatIf.find((w) => w.name === 'as-is')!.cost;
-        tables.push({
-          title: `What-if: pokequeue's worker with one proposed src/ change emulated (${fmt(Math.ceil(count / 2))} jobs, one run each; compare with "as-is", run the same way)`,
-          header: ['variant', 'jobs/s', 'worker CPU µs/job', 'redis-server CPU µs/job', 'worker CPU vs as-is'],
-          rows: whatIf.map((w) => [
-            w.name,
-            fmt(w.cost.rate),
-            fmt(w.cost.clientCpuMs * 1000),
-            fmt(w.cost.redisCpuMs * 1000),
-            `${((w.cost.clientCpuMs / asIs.clientCpuMs - 1) * 100).toFixed(0)}%`,
-          ]),
-        });
-        notes.push(
-          'What-if variants: `no-recorder` drops the per-job outcome script (what statistics cost); `one-round-trip` sends record, name and outcome script in one MULTI; ' +
-            '`fast-gunzip` inflates bodies < 4 KB inline and larger ones in one libuv round trip sized from the gzip trailer. See bench/baselines/worker-variant.ts.',
-        );
-      }
       if (eldP99.length) {
         notes.push(`Worker event-loop delay during the measured runs: p99 ${fmt(med(sample(eldP99, 'ms')), 1)} ms, max ${fmt(med(sample(eldMax, 'ms')), 1)} ms (medians over runs).`);
       }
@@ -193,7 +164,7 @@ async function cpuMeter(ctx: ScenarioContext, jobs: number): Promise<(clientCpuM
 }
 
 /** Our worker: jobs enqueued by enqueueBatch while the queue is paused, then resumed and timed. */
-async function runOurs(ctx: ScenarioContext, api: SmallApi, ids: number[], eld?: EldSink, profileOut?: string, variant?: string): Promise<RunCost> {
+async function runOurs(ctx: ScenarioContext, api: SmallApi, ids: number[], eld?: EldSink, profileOut?: string): Promise<RunCost> {
   const prefix = freshPrefix('overhead');
   const env = benchEnv(ctx.redis.url, api.url, prefix);
   const app = await openApp(env);
@@ -206,17 +177,14 @@ async function runOurs(ctx: ScenarioContext, api: SmallApi, ids: number[], eld?:
       env: { ...env, LOG_LEVEL: 'info', BENCH_PROBE_OUT: probeFile, ...(profileOut ? { BENCH_PROFILE_OUT: profileOut } : {}) },
       concurrency: CONCURRENCY,
       nodeArgs: ['--require', PROBE],
-      ...(variant ? { script: resolve(DIST_BENCH, 'baselines/worker-variant.js'), args: [String(CONCURRENCY), variant] } : {}),
     });
     await sleep(200); // let it settle into its blocking wait
     await probeSnapshot(worker.pid, probeFile);
-    // Done when the queue is drained: the same test as for the no-op Worker, and one that does
-    // not depend on the batch counters (the no-recorder variant never bumps them).
+    // Done when the queue is drained: the same test as for the no-op Worker. The batch counters
+    // then prove every job was stored and counted.
     const { cost, started } = await measureDrain(ctx, app, worker.pid, ids.length);
-    if (variant !== 'no-recorder') {
-      const run = await waitForBatchDone(app, result.batchId, started, 10_000, 20);
-      if (run.failed || run.completed !== ids.length) throw new Error(`${run.completed} jobs completed, ${run.failed} failed, of ${ids.length}`);
-    }
+    const run = await waitForBatchDone(app, result.batchId, started, 10_000, 20);
+    if (run.failed || run.completed !== ids.length) throw new Error(`${run.completed} jobs completed, ${run.failed} failed, of ${ids.length}`);
     const snap = await probeSnapshot(worker.pid, probeFile);
     if (snap && eld) {
       eld.eldP99.push(snap.eld.p99);

@@ -21,7 +21,8 @@ export interface AppContext {
 export async function openContext(
   config: Config,
   log: Logger,
-  opts: { startup: 'fail-fast' | 'wait'; connections?: number },
+  /** `parseThreads`: only a worker fetches in bulk, so only a worker asks for parse threads. */
+  opts: { startup: 'fail-fast' | 'wait'; connections?: number; parseThreads?: number },
 ): Promise<AppContext> {
   const redis = createRedis(config, { startup: opts.startup, log });
   try {
@@ -54,6 +55,7 @@ export async function openContext(
           timeoutMs: config.httpTimeoutMs,
           connections: opts.connections ?? config.workerConcurrency,
           keepCompressed: config.storeRaw,
+          parseThreads: opts.parseThreads ?? 0,
         });
       }
       return client;

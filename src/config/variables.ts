@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolean, integer } from './schemas';
+import { boolean, integer, threadCount } from './schemas';
 
 /**
  * Every setting pokequeue reads from the environment, in one table: its variable, its default and
@@ -82,6 +82,12 @@ export const configVariables = {
     default: '10',
     schema: integer(1, 1000),
     doc: 'Jobs one worker process runs at once. Fetching is I/O-bound, so this is mostly how many requests are in flight per process.',
+  },
+  parseThreads: {
+    env: 'PARSE_THREADS',
+    default: 'auto',
+    schema: threadCount,
+    doc: 'Threads per worker process that decompress and parse large payloads (8 KB and up on the wire) off the event loop; 0 parses on the event loop. auto: one per CPU core beyond the first, at most 4 (1 on a 2-core machine).',
   },
   rateLimitPerSecond: {
     env: 'RATE_LIMIT_PER_SECOND',

@@ -13,7 +13,7 @@ import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { healthRoutes } from './health';
 import { apiNotFound, errorHandler } from './http-errors';
 import { createMetricsRegistry } from './metrics';
-import { chartJsFile, publicDir } from './package-root';
+import { chartJsFile, publicDir } from '../package-root';
 import { pokemonApi } from './pokemon-api';
 import { sameOriginWrites } from './same-origin-writes';
 import { StatsReader } from './stats-api';

@@ -1,9 +1,13 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Agent, request } from 'undici';
+import type { PokemonRecord } from '../types';
+import { outputChunkSize, parseJson, undecodable } from './body';
 import { PokeApiError, TransientFetchError } from './errors';
 import { classifyNetworkError, errorForStatus, sample } from './fetch-policy';
+import { normalizePokemon } from './normalize';
 import { ParseGate } from './parse-gate';
+import type { ParsePool } from './parse-pool';
 
 const gunzip = promisify(zlib.gunzip);
 const gzip = promisify(zlib.gzip);
@@ -22,7 +26,15 @@ export interface PokeApiClientOptions {
   readonly connections: number;
   /** Also return the payload gzip-compressed (for STORE_RAW). */
   readonly keepCompressed?: boolean;
+  /**
+   * Threads that decompress, parse and normalize large bodies for {@link PokeApiClient.fetchRecord}
+   * (PARSE_THREADS); 0 does it all on the event loop.
+   */
+  readonly parseThreads?: number;
 }
+
+/** Bodies smaller than this on the wire are parsed on the event loop: posting them to a thread would cost more than it saves. */
+export const THREAD_MIN_WIRE_BYTES = 8 * 1024;
 
 export interface FetchedPokemon {
   /** The parsed JSON; not yet checked to be a Pokémon (normalizePokemon does that). */
@@ -36,6 +48,27 @@ export interface FetchedPokemon {
   gzipped?: Buffer;
 }
 
+/** A fetched Pokémon already normalized: what a worker stores. */
+export interface FetchedRecord {
+  record: PokemonRecord;
+  url: string;
+  /** Request start to normalized record. */
+  fetchMs: number;
+  wireBytes: number;
+  /** The payload gzip-compressed, when `keepCompressed` was asked for. */
+  gzipped?: Buffer;
+  /** Whether a parse thread did the decoding (false: the event loop did). */
+  threaded: boolean;
+}
+
+interface Download {
+  wire: Buffer;
+  status: number;
+  encoding: string;
+  contentType: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 /**
  * The one HTTP client for the PokeAPI: a keep-alive undici pool per origin, compression
  * negotiated, and every failure turned into a {@link PokeApiError} by the fetch policy.
@@ -44,8 +77,14 @@ export class PokeApiClient {
   private readonly agent: Agent;
   /** Bounds how many bodies are decoded and parsed at once (memory; see ParseGate). */
   private readonly gate = new ParseGate(8);
+  private readonly pool: ParsePool | undefined;
 
   constructor(private readonly opts: PokeApiClientOptions) {
+    if (opts.parseThreads) {
+      // Loaded only when threads are asked for: short commands never pay for worker_threads.
+      const { ParsePool: Pool } = require('./parse-pool') as typeof import('./parse-pool');
+      this.pool = new Pool(opts.parseThreads);
+    }
     this.agent = new Agent({
       connections: opts.connections,
       keepAliveTimeout: 30_000,
@@ -62,10 +101,37 @@ export class PokeApiClient {
   async fetchPokemon(id: number): Promise<FetchedPokemon> {
     const url = this.pokemonUrl(id);
     const started = performance.now();
-    const body = await this.getJson(url, id);
+    const download = await this.download(url);
+    const body = await this.parseHere(download, id);
     const fetchMs = performance.now() - started;
-    const result: FetchedPokemon = { payload: body.payload, url, fetchMs, wireBytes: body.wire.length };
-    if (this.opts.keepCompressed) result.gzipped = body.encoding === 'gzip' ? body.wire : await gzip(body.plain);
+    const result: FetchedPokemon = { payload: body.payload, url, fetchMs, wireBytes: download.wire.length };
+    if (this.opts.keepCompressed) result.gzipped = download.encoding === 'gzip' ? download.wire : await gzip(body.plain);
+    return result;
+  }
+
+  /**
+   * Fetches and normalizes one Pokémon: what a worker stores. Large bodies go to a parse thread
+   * when the client has some, so the event loop stays free for the other jobs in flight; errors
+   * are the same either way.
+   */
+  async fetchRecord(id: number): Promise<FetchedRecord> {
+    const url = this.pokemonUrl(id);
+    const started = performance.now();
+    const download = await this.download(url);
+    const { wire, encoding } = download;
+    const threaded =
+      this.pool !== undefined && download.status === 200 && wire.length >= THREAD_MIN_WIRE_BYTES && (encoding === 'gzip' || !this.opts.keepCompressed);
+    let record: PokemonRecord;
+    let plain: Buffer | undefined;
+    if (threaded) {
+      record = await this.pool!.run({ wire, encoding, contentType: download.contentType, id, url });
+    } else {
+      const body = await this.parseHere(download, id);
+      plain = body.plain;
+      record = normalizePokemon(body.payload, id, url);
+    }
+    const result: FetchedRecord = { record, url, fetchMs: performance.now() - started, wireBytes: wire.length, threaded };
+    if (this.opts.keepCompressed) result.gzipped = encoding === 'gzip' ? wire : await gzip(plain!);
     return result;
   }
 
@@ -74,7 +140,7 @@ export class PokeApiClient {
     const ids: number[] = [];
     let next: string | null = `${this.opts.baseUrl}/pokemon/?offset=0&limit=${pageSize}`;
     for (let page = 0; next && page < 10_000; page++) {
-      const list = (await this.getJson(next, 0)).payload as { next?: string | null; results?: { url?: string }[] };
+      const list = (await this.parseHere(await this.download(next), 0)).payload as { next?: string | null; results?: { url?: string }[] };
       if (!Array.isArray(list.results)) throw new TransientFetchError('bad_body', 'list endpoint answered without results');
       for (const r of list.results) {
         const m = /\/pokemon\/(\d+)\/?$/.exec(r.url ?? '');
@@ -100,15 +166,15 @@ export class PokeApiClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.pool?.close()]);
   }
 
   /**
-   * One GET: the body read whole, decompressed and parsed. Every failure becomes a PokeApiError:
-   * transport ones here, statuses through the fetch policy, a truncated or non-JSON 200 as a
-   * retryable bad body (a cut connection, a proxy's error page).
+   * One GET, the body read whole. Every failure becomes a PokeApiError: transport ones here,
+   * statuses through the fetch policy in parseHere, a truncated or non-JSON 200 as a retryable
+   * bad body (a cut connection, a proxy's error page) in parseHere or the parse thread.
    */
-  private async getJson(url: string, id: number): Promise<{ payload: unknown; encoding: string; wire: Buffer; plain: Buffer }> {
+  private async download(url: string): Promise<Download> {
     let res: Awaited<ReturnType<typeof request>>;
     let wire: Buffer;
     try {
@@ -124,21 +190,27 @@ export class PokeApiClient {
       throw classifyNetworkError(err);
     }
     const { statusCode: status, headers } = res;
-    const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase();
+    return {
+      wire,
+      status,
+      headers,
+      encoding: String(headers['content-encoding'] ?? 'identity').toLowerCase(),
+      contentType: String(headers['content-type'] ?? 'no content-type'),
+    };
+  }
+
+  /** Decodes and parses on this thread (decompression on libuv's pool), a few bodies at a time. */
+  private parseHere(d: Download, id: number): Promise<{ payload: unknown; plain: Buffer }> {
     return this.gate.run(async () => {
       let plain: Buffer;
       try {
-        plain = await decode(wire, encoding);
+        plain = await decode(d.wire, d.encoding);
       } catch (err) {
-        throw new TransientFetchError('bad_body', `body could not be decompressed (${encoding}): ${(err as Error).message}`);
+        throw undecodable(d.encoding, err);
       }
       const text = plain.toString('utf8');
-      if (status !== 200) throw errorForStatus(id, status, headers, sample(text));
-      try {
-        return { payload: JSON.parse(text) as unknown, encoding, wire, plain };
-      } catch {
-        throw new TransientFetchError('bad_body', `body is not JSON (${String(headers['content-type'] ?? 'no content-type')}); starts: ${sample(text)}`);
-      }
+      if (d.status !== 200) throw errorForStatus(id, d.status, d.headers, sample(text));
+      return { payload: parseJson(text, d.contentType), plain };
     });
   }
 }
@@ -161,10 +233,4 @@ function decode(body: Buffer, encoding: string): Promise<Buffer> {
     default:
       return Promise.resolve(body);
   }
-}
-
-/** The gzip trailer's ISIZE (size mod 2^32), clamped to what one chunk may reasonably be. */
-function outputChunkSize(gz: Buffer): number {
-  const isize = gz.readUInt32LE(gz.length - 4);
-  return Math.min(Math.max(isize + 64, 64 * 1024), 8 * 1024 * 1024);
 }

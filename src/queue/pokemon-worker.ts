@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/variables';
 import type { PokeApiClient } from '../pokeapi/client';
 import { PokeApiError, RateLimitedError } from '../pokeapi/errors';
-import { normalizePokemon } from '../pokeapi/normalize';
 import type { RedisClient } from '../redis/connection';
 import { QUEUE_NAME } from '../redis/keys';
 import type { OutcomeRecorder } from '../stats/outcome-recorder';
@@ -78,8 +77,8 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
         return { cached: true };
       }
       try {
-        const fetched = await client.fetchPokemon(id);
-        const record = normalizePokemon(fetched.payload, id, fetched.url);
+        const fetched = await client.fetchRecord(id);
+        const { record } = fetched;
         // The record and its statistics go in one transaction, shared with the jobs that finish
         // in the same event-loop turn; this job completes only once that transaction has run.
         const { statsError } = await commits.commit({

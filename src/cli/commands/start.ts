@@ -73,7 +73,7 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     const localRedis = await ensureRedis(config, log);
     if (localRedis) cleanups.push(() => localRedis.stop());
 
-    const ctx = await openContext(config, log, { startup: 'fail-fast' });
+    const ctx = await openContext(config, log, { startup: 'fail-fast', parseThreads: config.parseThreads });
     cleanups.push(() => ctx.close());
     // The local server started above keeps an append-only file; a shared dev Redis may not.
     await warnAboutRedisSettings(ctx.redis, log);

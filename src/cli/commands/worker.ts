@@ -69,7 +69,7 @@ export async function runSupervisedWorkers(config: Config, log: Logger, processe
  */
 export async function runWorkerProcess(config: Config, log: Logger): Promise<number> {
   log.info(`worker starting: ${describeRedis(config)}, API ${config.pokeapiUrl}, concurrency ${config.workerConcurrency}`);
-  const ctx = await openContext(config, log, { startup: 'wait' });
+  const ctx = await openContext(config, log, { startup: 'wait', parseThreads: config.parseThreads });
   await warnAboutRedisSettings(ctx.redis, log);
   const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
   const running = startPokemonWorker({

@@ -3,8 +3,9 @@ import { dirname, join, resolve } from 'node:path';
 
 /**
  * The directory holding pokequeue's package.json, found by walking up from this file: the same
- * answer from `src/dashboard` (ts-jest, ts-node) and from `dist/src/dashboard` (the built CLI).
- * tsc copies no assets to dist/, so the page is always served from the sources.
+ * answer from `src/` (ts-jest) and from `dist/src/` (the built CLI).
+ * tsc copies no assets to dist/, so the page is always served from the sources; the bundled
+ * CLI (dist/src/cli/main.js) finds the same root, and from it the parse thread in dist/.
  */
 export function packageRoot(from = __dirname): string {
   for (let dir = resolve(from); ; dir = dirname(dir)) {
@@ -23,4 +24,11 @@ export function publicDir(): string {
 export function chartJsFile(): string {
   // chart.js's `exports` map hides dist/ from require.resolve; its main entry sits next to the UMD build.
   return join(dirname(require.resolve('chart.js')), 'chart.umd.js');
+}
+
+/** The parse thread's script: always tsc's output, which a thread can load (ts-jest's sources it cannot). */
+export function parseThreadFile(): string {
+  const file = join(packageRoot(), 'dist', 'src', 'pokeapi', 'parse-thread.js');
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
+  return file;
 }
