@@ -1,6 +1,7 @@
 import { PokeApiClient } from '../src/pokeapi/client';
 import { BadPayloadError, NotFoundError, RateLimitedError, TransientFetchError } from '../src/pokeapi/errors';
 import { normalizePokemon } from '../src/pokeapi/normalize';
+import { ParsePool } from '../src/pokeapi/parse-pool';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
 
 /** Real HTTP over loopback against the simulator: each outcome of the fetch policy, one by one. */
@@ -81,5 +82,66 @@ describe('the PokeAPI client', () => {
     clients.push(client);
     const probe = await client.probe();
     expect(probe.ok).toBe(false);
+  });
+});
+
+/** fetchRecord with a parse thread must give what the event loop gives: the same records, the same errors. */
+describe('the PokeAPI client with a parse thread', () => {
+  const sims: RunningSimulator[] = [];
+  const clients: PokeApiClient[] = [];
+  async function setup(opts: SimulatorOptions = {}) {
+    const sim = await startSimulator(opts);
+    sims.push(sim);
+    const client = (parseThreads: number) => {
+      const c = new PokeApiClient({ baseUrl: sim.url, timeoutMs: 2000, connections: 4, parseThreads });
+      clients.push(c);
+      return c;
+    };
+    return { sim, client: client(1), inline: client(0) };
+  }
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(sims.map((s) => s.close()));
+  });
+  const withoutTime = ({ fetchedAt: _, ...rest }: ReturnType<typeof normalizePokemon>) => rest;
+
+  it('returns the record the event loop would have built, for large payloads and small', async () => {
+    const { client: threaded, inline } = await setup();
+    for (const id of [1, 25, 151, 10001]) {
+      const a = await threaded.fetchRecord(id);
+      const b = await inline.fetchRecord(id);
+      expect(b.threaded).toBe(false);
+      expect(a.threaded).toBe(a.wireBytes >= 8 * 1024);
+      expect(withoutTime(a.record)).toEqual(withoutTime(b.record));
+      const direct = await inline.fetchPokemon(id);
+      expect(withoutTime(a.record)).toEqual(withoutTime(normalizePokemon(direct.payload, id, direct.url)));
+    }
+    expect((await threaded.fetchRecord(151)).threaded).toBe(true); // the largest payload
+  });
+
+  it('fails a truncated body as transient and a wrong Pokémon as a bad payload, with its sample', async () => {
+    const truncated = await setup({ failFirst: 1, failFirstKind: 'truncate' });
+    const err = await truncated.client.fetchRecord(151).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientFetchError);
+    expect((err as TransientFetchError).reason).toBe('bad_body');
+    await expect(truncated.client.fetchRecord(151)).resolves.toMatchObject({ record: { id: 151 }, threaded: true });
+
+    const wrong = await setup({ failFirst: 1, failFirstKind: 'wrong-id' });
+    const bad = await wrong.client.fetchRecord(151).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(BadPayloadError);
+    expect((bad as BadPayloadError).message).toMatch(/payload for id 151 has id \d+ instead; body starts: \{/);
+    expect((bad as BadPayloadError).retryable).toBe(false);
+  });
+
+  it('fails the tasks of a thread that dies as transient, and replaces the thread', async () => {
+    const pool = new ParsePool(1, `${__dirname}/fixtures/crashing-parse-thread.js`);
+    try {
+      const task = { wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x' };
+      await expect(pool.run(task)).rejects.toThrow(/parse thread failed: exited with code 3/);
+      // A new thread took its place: the next task gets an answer (the same failure), not silence.
+      await expect(pool.run(task)).rejects.toBeInstanceOf(TransientFetchError);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -24,7 +24,7 @@ const CONCURRENCY = 151;
 /** The other setting the issue names: fewer slots than ids. */
 const CONCURRENCY_ALT = 50;
 /** The pipeline steps whose inclusive CPU time the worker profiles report. */
-export const WATCHED = ['fetchPokemon', 'normalizePokemon', 'put', 'record', 'processor', 'moveToFinished', 'decode', 'parse'];
+export const WATCHED = ['fetchRecord', 'download', 'parseHere', 'normalizePokemon', 'processor', 'commit', 'write', 'moveToFinished'];
 
 interface EnqueueJson {
   completed: number;
