@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import { jobIdFor, keysFor } from '../redis/keys';
@@ -43,49 +44,103 @@ export async function waitForBatch(
 ): Promise<BatchOutcome> {
   const { redis, queue, prefix, log } = deps;
   const keys = keysFor(prefix);
-  // Counters are one HGETALL, so polling costs Redis little; how often follows the ETA: every
-  // 250 ms through a long batch (the display cannot show more), down to every 10 ms in its last
-  // moments, so `--wait` returns within ~10 ms of the last job instead of half a poll interval
-  // later on average. Ids adopted from other batches cost more to check, so less often.
-  const pollMs = (p: BatchProgress | undefined): number =>
-    opts.pollMs ?? (p?.etaMs == null ? 50 : Math.min(250, Math.max(10, Math.round(p.etaMs / 8))));
-  let last: BatchProgress | undefined;
+  // The end of the batch arrives as a message (the outcome script publishes it), so `--wait`
+  // returns within a round trip of the last job; polling the counters (one HGETALL) only drives
+  // the progress display, and catches the end should the message be missed (a reconnect).
+  const pollMs = opts.pollMs ?? 100;
   const adoptedEveryMs = 500;
   let adoptedCheckedAt = 0;
   const adoptedPending = new Set((await redis.smembers(keys.batchAdopted(batchId))).map(Number));
+  const finished = listenForFinish(redis, keys.batchFinishedChannel, batchId, log);
+  // Subscribed before the first poll: a batch that ends after that poll is heard, one that
+  // ended before it is seen by it. (Capped: with Redis away, polling goes on without it.)
+  await finished.ready;
   const adopted = { completed: 0, failed: 0 };
   let warned = false;
-  for (;;) {
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    try {
-      if (adoptedPending.size && Date.now() - adoptedCheckedAt >= adoptedEveryMs) {
-        adoptedCheckedAt = Date.now();
-        await resolveAdopted(redis, queue, keys.records, adoptedPending, adopted);
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      try {
+        if (adoptedPending.size && Date.now() - adoptedCheckedAt >= adoptedEveryMs) {
+          adoptedCheckedAt = Date.now();
+          await resolveAdopted(redis, queue, keys.records, adoptedPending, adopted);
+        }
+        const snap = await readBatch(redis, prefix, batchId);
+        if (!snap) throw new Error(`batch ${batchId} does not exist (or expired)`);
+        const total = snap.added + snap.queued;
+        const done = snap.completed + snap.failed + adopted.completed + adopted.failed;
+        const elapsed = Math.max(1, Date.now() - snap.createdAt);
+        const rate = (done / elapsed) * 1000;
+        onProgress({
+          batchId, total, done, completed: snap.completed + adopted.completed, failed: snap.failed + adopted.failed,
+          rate, etaMs: rate > 0 ? ((total - done) / rate) * 1000 : null,
+        });
+        if (done >= total) {
+          const summary = (await summarizeBatch(redis, prefix, batchId))!;
+          return { ...summary, adopted };
+        }
+        warned = false;
+      } catch (err) {
+        if ((err as Error).message.includes('does not exist')) throw err;
+        if (!warned) log.warn({ err: (err as Error).message }, 'cannot read batch progress; retrying');
+        warned = true;
       }
-      const snap = await readBatch(redis, prefix, batchId);
-      if (!snap) throw new Error(`batch ${batchId} does not exist (or expired)`);
-      const total = snap.added + snap.queued;
-      const done = snap.completed + snap.failed + adopted.completed + adopted.failed;
-      const elapsed = Math.max(1, Date.now() - snap.createdAt);
-      const rate = (done / elapsed) * 1000;
-      last = {
-        batchId, total, done, completed: snap.completed + adopted.completed, failed: snap.failed + adopted.failed,
-        rate, etaMs: rate > 0 ? ((total - done) / rate) * 1000 : null,
-      };
-      onProgress(last);
-      if (done >= total) {
-        const summary = (await summarizeBatch(redis, prefix, batchId))!;
-        return { ...summary, adopted };
-      }
-      warned = false;
-    } catch (err) {
-      if ((err as Error).message.includes('does not exist')) throw err;
-      last = undefined; // no ETA while Redis is away: back to the plain interval
-      if (!warned) log.warn({ err: (err as Error).message }, 'cannot read batch progress; retrying');
-      warned = true;
+      await finished.sleep(pollMs);
     }
-    await new Promise((r) => setTimeout(r, pollMs(last)));
+  } finally {
+    finished.close();
   }
+}
+
+/**
+ * A subscription to the batch-finished channel on a connection of its own (a subscribed
+ * connection can do nothing else). `sleep` waits for the poll interval or for our batch's
+ * message, whichever comes first.
+ */
+function listenForFinish(redis: RedisClient, channel: string, batchId: string, log: Logger) {
+  let heard = false;
+  let wake: (() => void) | undefined;
+  // Redis and Cluster both have duplicate(); only their override parameters differ.
+  const sub: RedisClient = (redis as Redis).duplicate();
+  sub.on('error', (err: Error) => log.debug({ err: err.message }, 'batch-finished subscription error'));
+  sub.on('message', (_channel: string, message: string) => {
+    if (message !== batchId) return;
+    heard = true;
+    wake?.();
+  });
+  const subscribed = sub.subscribe(channel).then(
+    () => undefined,
+    (err: Error) => log.debug({ err: err.message }, 'cannot subscribe to batch-finished; polling only'),
+  );
+  let capTimer: NodeJS.Timeout | undefined;
+  const cap = new Promise<void>((resolve) => {
+    capTimer = setTimeout(resolve, 1000);
+  });
+  return {
+    ready: Promise.race([subscribed, cap]).finally(() => clearTimeout(capTimer)),
+    sleep(ms: number): Promise<void> {
+      if (heard) {
+        // Once: if the batch still waits on ids adopted from other batches, back to polling.
+        heard = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          wake = undefined;
+          resolve();
+        }, ms);
+        wake = () => {
+          clearTimeout(timer);
+          heard = false;
+          wake = undefined;
+          resolve();
+        };
+      });
+    },
+    close(): void {
+      sub.disconnect();
+    },
+  };
 }
 
 async function resolveAdopted(

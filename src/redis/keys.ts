@@ -32,6 +32,8 @@ export function keysFor(prefix: string) {
     timings: `${prefix}:timings`,
     /** hash: counters since the store began: completed, failed, failed:<reason>, retries, histograms */
     totals: `${prefix}:totals`,
+    /** pub/sub channel (not a key): a batch's id, published when its last job finishes */
+    batchFinishedChannel: `${prefix}:batch-finished`,
     /** hash: worker id → heartbeat JSON */
     workers: `${prefix}:workers`,
   };

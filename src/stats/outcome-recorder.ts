@@ -11,21 +11,23 @@ import { bucketIndex } from './buckets';
  * then per job j (0-based), KEYS[3+4j .. 6+4j]: batch hash, batch done set, batch timings list,
  *   batch failures hash
  * ARGV[1] now (ms epoch)  ARGV[2] stream max length  ARGV[3] ttl of batch keys (s)
- * then per job j, ARGV[4+12j .. 15+12j]: id, outcome (completed|failed), failure reason ('' if
+ * ARGV[4] the channel that hears "<batch id>" when a batch finishes
+ * then per job j, ARGV[5+12j .. 16+12j]: id, outcome (completed|failed), failure reason ('' if
  *   none), wait ms, fetch ms (-1: no fetch: served from the store, or failed), total ms,
  *   worker id, 1 if the job needed more than one attempt, batch id, and the histogram bucket
  *   index of wait, fetch, total
  *
  * Returns one number per job: 1 when counted, 0 when that id was already counted for its batch
  * (a job that ran twice: BullMQ is at-least-once, the counters must not be).
- * Emits nothing; writes the batch counters, the batch timing lists, the global stream and totals.
+ * Writes the batch counters, the batch timing lists, the global stream and totals; publishes the
+ * batch id on ARGV[4] when this call finishes its batch, so `--wait` need not poll for the end.
  */
 const RECORD_OUTCOMES = `
 local now, maxlen, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
-local n = (#ARGV - 3) / 12
+local n = (#ARGV - 4) / 12
 for j = 0, n - 1 do
-  local a, k = 3 + 12 * j, 2 + 4 * j
+  local a, k = 4 + 12 * j, 2 + 4 * j
   local id, outcome, reason = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local wait, fetch, total = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local batch, done, timings, failures = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
@@ -54,7 +56,7 @@ for j = 0, n - 1 do
     redis.call('HINCRBYFLOAT', KEYS[2], 'sum:total', total)
     local b = redis.call('HMGET', batch, 'added', 'completed', 'failed')
     if b[1] and (tonumber(b[2] or '0') + tonumber(b[3] or '0')) >= tonumber(b[1]) then
-      redis.call('HSETNX', batch, 'finishedAt', now)
+      if redis.call('HSETNX', batch, 'finishedAt', now) == 1 then redis.call('PUBLISH', ARGV[4], ARGV[a + 9]) end
     end
     redis.call('EXPIRE', done, ttl)
     redis.call('EXPIRE', timings, ttl)
@@ -121,7 +123,7 @@ export class OutcomeRecorder {
   queue(tx: ChainableCommander, outcomes: readonly OutcomeRecord[]): void {
     const k = this.keys;
     const keys: string[] = [k.timings, k.totals];
-    const args: (string | number)[] = [Date.now(), TIMING_STREAM_MAX_LEN, BATCH_TTL_SECONDS];
+    const args: (string | number)[] = [Date.now(), TIMING_STREAM_MAX_LEN, BATCH_TTL_SECONDS, k.batchFinishedChannel];
     for (const o of outcomes) {
       const wait = Math.max(0, Math.round(o.waitMs));
       const fetch = o.fetchMs === undefined ? -1 : Math.max(0, Math.round(o.fetchMs));
