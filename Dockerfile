@@ -8,6 +8,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
 COPY bench ./bench
+COPY scripts ./scripts
+# The build bundles the CLI and writes its V8 code cache: this image's Node is the one that reads it.
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and compiled code only, as a non-root user.

@@ -186,6 +186,18 @@ describe('Dockerfile (checked statically: Docker cannot run here)', () => {
     expect(runtime.lines.some((l) => l.op === 'ENV' && /NODE_ENV[= ]production/.test(l.args))).toBe(true);
   });
 
+  it('copies into the build stage everything `npm run build` reads', () => {
+    const build = stages[0]!;
+    const copied = build.lines.filter((l) => l.op === 'COPY' && !l.args.includes('--from')).flatMap((l) => l.args.split(/\s+/).slice(0, -1));
+    const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const tsconfig = JSON.parse(readFileSync(resolve(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+    // The build script's own files (scripts/bundle-cli.js) and every folder tsc compiles.
+    const scriptDirs = [...pkg.scripts.build!.matchAll(/node (\S+?)\/[^/\s]+\.js/g)].map((m) => m[1]!);
+    const needed = new Set(['tsconfig.json', 'tsconfig.build.json', ...tsconfig.include, ...scriptDirs]);
+    expect(scriptDirs).toContain('scripts');
+    for (const path of needed) expect({ path, copied: copied.some((c) => c.replace(/^\.\//, '') === path) }).toEqual({ path, copied: true });
+  });
+
   it('runs as a non-root user', () => {
     const user = runtime.lines.filter((l) => l.op === 'USER').pop()?.args;
     expect(user).toBeDefined();
