@@ -25,16 +25,18 @@ export async function openContext(
   opts: { startup: 'fail-fast' | 'wait'; connections?: number; parseThreads?: number },
 ): Promise<AppContext> {
   const redis = createRedis(config, { startup: opts.startup, log });
+  // The queue gets a connection of its own. BullMQ defines its 64 Lua scripts on whatever client
+  // it is given, and ioredis copies every defined script into each MULTI it builds: on a shared
+  // client, the worker's one MULTI per job cost 34 µs instead of 6 µs to build. Both connect at
+  // once: one after the other cost a short command ~10 ms more.
+  const queueConnection = createRedis(config, { startup: opts.startup, log });
   try {
     await waitForRedis(redis, config, opts.startup === 'wait' ? 24 * 3600_000 : 4000);
   } catch (err) {
     redis.disconnect();
+    queueConnection.disconnect();
     throw err;
   }
-  // The queue gets a connection of its own. BullMQ defines its 64 Lua scripts on whatever client
-  // it is given, and ioredis copies every defined script into each MULTI it builds: on a shared
-  // client, the worker's one MULTI per job cost 34 µs instead of 6 µs to build.
-  const queueConnection = createRedis(config, { startup: opts.startup, log });
   const queue = createPokemonQueue(config, queueConnection);
   queue.on('error', (err) => log.debug({ err: err.message }, 'queue connection error'));
   // The HTTP client (and undici with it) is made on first use: most commands never fetch, and
