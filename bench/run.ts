@@ -12,7 +12,7 @@
  *              dist/bench/RESULTS-partial.md for --quick or --only, so a smoke run never
  *              replaces the figures the README quotes
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import type { BenchOptions, Scenario, ScenarioContext } from './lib/context';
@@ -124,6 +124,7 @@ async function main(): Promise<void> {
       failures,
       profiles,
       profileNotes,
+      changes: existsSync(resolve(ROOT, 'bench/CHANGES.md')) ? readFileSync(resolve(ROOT, 'bench/CHANGES.md'), 'utf8') : undefined,
       tookMs: performance.now() - t0,
       load: { start: loadAtStart, end: loadavg()[0]! },
     });

@@ -53,6 +53,8 @@ export interface ReportInput {
   failures: { key: string; error: string }[];
   profiles: Table[];
   profileNotes: string[];
+  /** bench/CHANGES.md, the hand-kept record of what each optimization bought, if present. */
+  changes?: string;
   tookMs: number;
   /** 1-minute load average at the start and the end: other work on the machine skews figures. */
   load: { start: number; end: number };
@@ -113,6 +115,11 @@ export function renderReport(r: ReportInput): string {
     for (const n of r.profileNotes) lines.push(`- ${n}`);
     if (r.profileNotes.length) lines.push('');
     for (const t of r.profiles) lines.push(...renderTable(t), '');
+  }
+
+  if (r.changes) {
+    // One level down: the file's own title becomes a section of this report.
+    lines.push(r.changes.trim().replace(/^#/gm, '##'), '');
   }
 
   lines.push('## Machine', '');
