@@ -133,6 +133,16 @@ describe('the PokeAPI client with a parse thread', () => {
     expect((bad as BadPayloadError).retryable).toBe(false);
   });
 
+  it('fails the tasks still waiting when the pool closes, instead of leaving them hanging', async () => {
+    // A thread that never answers: its task can only end by the pool closing.
+    const pool = new ParsePool(1, `${__dirname}/fixtures/silent-parse-thread.js`);
+    const task = pool.run({ wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x' });
+    const failed = expect(task).rejects.toThrow(/parse pool closed/);
+    await pool.close();
+    await failed;
+    await expect(pool.run({ wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x' })).rejects.toThrow(/closed/);
+  });
+
   it('fails the tasks of a thread that dies as transient, and replaces the thread', async () => {
     const pool = new ParsePool(1, `${__dirname}/fixtures/crashing-parse-thread.js`);
     try {

@@ -41,6 +41,11 @@ export class ParsePool {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Tasks still waiting (a shutdown that did not wait for its jobs) fail rather than hang.
+    for (const t of this.threads) {
+      for (const task of t.pending.values()) task.reject(new TransientFetchError('bad_body', 'parse pool closed before the body was parsed'));
+      t.pending.clear();
+    }
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
   }
 
