@@ -7,7 +7,7 @@
  * Why: every `pokequeue` command is a short process, and Node 20 has no module compile cache
  * (module.enableCompileCache is Node 22). Finding, reading and compiling the ~500 files it
  * loads took most of a 0.36 s `pokequeue --version`; bundled, 0.19 s; with the code cache,
- * about 0.15 s. Start-up is a third of the tutorial benchmark's whole-process time
+ * about 0.13 s. Start-up is a third of the tutorial benchmark's whole-process time
  * (bench/RESULTS.md §1).
  *
  * What stays outside, loaded from node_modules as before:

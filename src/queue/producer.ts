@@ -120,7 +120,7 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
     }
   };
   // Two chunks in flight: while Redis runs one chunk's scripts, this process builds and packs the
-  // next, so neither side idles (1.7x the rate of one chunk at a time, bench/RESULTS.md §4). One
+  // next, so neither side idles (bare addBulk: ~1.5x the rate of one chunk at a time, bench/RESULTS.md §4). One
   // connection carries both, so Redis still adds the chunks in id order.
   await Promise.all(Array.from({ length: Math.min(ADD_BULK_IN_FLIGHT, chunks.length) }, addChunks));
   // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
