@@ -2,17 +2,14 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Agent, request } from 'undici';
 import type { PokemonRecord } from '../types';
-import { outputChunkSize, parseJson, undecodable } from './body';
+import { decode, parseJson } from './body';
 import { PokeApiError, TransientFetchError } from './errors';
 import { classifyNetworkError, errorForStatus, sample } from './fetch-policy';
 import { normalizePokemon } from './normalize';
 import { ParseGate } from './parse-gate';
 import type { ParsePool } from './parse-pool';
 
-const gunzip = promisify(zlib.gunzip);
 const gzip = promisify(zlib.gzip);
-const brotli = promisify(zlib.brotliDecompress);
-const inflate = promisify(zlib.inflate);
 
 export interface PokeApiClientOptions {
   /** Base URL without a trailing slash, e.g. `https://pokeapi.co/api/v2`. */
@@ -202,35 +199,10 @@ export class PokeApiClient {
   /** Decodes and parses on this thread (decompression on libuv's pool), a few bodies at a time. */
   private parseHere(d: Download, id: number): Promise<{ payload: unknown; plain: Buffer }> {
     return this.gate.run(async () => {
-      let plain: Buffer;
-      try {
-        plain = await decode(d.wire, d.encoding);
-      } catch (err) {
-        throw undecodable(d.encoding, err);
-      }
+      const plain = await decode(d.wire, d.encoding);
       const text = plain.toString('utf8');
       if (d.status !== 200) throw errorForStatus(id, d.status, d.headers, sample(text));
       return { payload: parseJson(text, d.contentType), plain };
     });
-  }
-}
-
-/**
- * Decompression runs on libuv's thread pool, off the event loop that the other jobs share. Node's
- * default output chunk is 16 KB, so a 300 KB payload would cross to the pool and back ~20 times;
- * gzip states the decompressed size in its last 4 bytes, so one chunk of that size does it in one.
- */
-function decode(body: Buffer, encoding: string): Promise<Buffer> {
-  switch (encoding) {
-    case 'gzip':
-    case 'x-gzip':
-      if (body.length < 4096) return Promise.resolve(zlib.gunzipSync(body));
-      return gunzip(body, { chunkSize: outputChunkSize(body) });
-    case 'br':
-      return brotli(body);
-    case 'deflate':
-      return inflate(body);
-    default:
-      return Promise.resolve(body);
   }
 }

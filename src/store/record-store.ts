@@ -19,16 +19,14 @@ export class RecordStore {
 
   async put(record: PokemonRecord, rawGzipped?: Buffer): Promise<void> {
     const tx = this.redis.multi();
-    this.queuePut(tx, record, rawGzipped);
+    this.queuePutMany(tx, [{ record, rawGzipped }]);
     for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
   }
 
-  /** Adds the writes of `put` to a transaction the caller executes (one round trip per job). */
-  queuePut(tx: ChainableCommander, record: PokemonRecord, rawGzipped?: Buffer): void {
-    this.queuePutMany(tx, [{ record, rawGzipped }]);
-  }
-
-  /** The writes of several `put`s as one HSET per hash, added to the caller's transaction. */
+  /**
+   * The writes of several `put`s as one HSET per hash, added to a transaction the caller executes
+   * (the worker's group commit).
+   */
   queuePutMany(tx: ChainableCommander, items: readonly { record: PokemonRecord; rawGzipped?: Buffer }[]): void {
     const records: string[] = [];
     const names: string[] = [];
