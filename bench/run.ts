@@ -5,7 +5,7 @@
  *   node dist/bench/run.js [--quick] [--only <key>[,<key>...]] [--real] [--profile | --no-profile] [--out <file>]
  *
  * --quick      fewer repetitions and smaller volumes: a smoke run (~2 min)
- * --only       scenarios by key: tutorial, queue-overhead, scale-out, enqueue, memory, cache
+ * --only       scenarios by key: tutorial, queue-overhead, scale-out, enqueue, memory, cache, peers, big-batch
  * --real       serve the real payloads from ../shared/pokeapi/pokemon instead of synthetic ones
  * --profile    also take CPU profiles (on by default in a full run, off with --quick)
  * --out        where the report goes; default bench/RESULTS.md for a full run, and
@@ -23,11 +23,12 @@ import { renderReport, type ScenarioReport, type Table } from './lib/report';
 import { cache } from './scenarios/cache';
 import { enqueue } from './scenarios/enqueue';
 import { memory } from './scenarios/memory';
+import { peers } from './scenarios/peers';
 import { queueOverhead } from './scenarios/queue-overhead';
 import { scaleOut } from './scenarios/scale-out';
 import { tutorial } from './scenarios/tutorial';
 
-const SCENARIOS: Scenario[] = [tutorial, queueOverhead, scaleOut, enqueue, memory, cache];
+const SCENARIOS: Scenario[] = [tutorial, queueOverhead, scaleOut, enqueue, memory, cache, peers];
 const REAL_DATA_DIR = resolve(ROOT, '../shared/pokeapi/pokemon');
 
 function parseArgs(argv: string[]): BenchOptions & { out: string | undefined } {

@@ -57,9 +57,24 @@ export interface PokemonJobData {
 /** How a job ended, as the timing and batch counters record it. */
 export type JobOutcome = 'completed' | 'failed';
 
-/** One finished job's timing, in milliseconds. */
-export interface JobTiming {
+/**
+ * One job at its end, as the worker reports it to its batch (exactly, in Redis) and to the fleet
+ * statistics (aggregated in the worker, flushed every second).
+ */
+export interface FinishedJob {
+  id: number;
+  batchId: string;
+  outcome: JobOutcome;
+  /** The failure reason (`not_found`, `server_error`, `stalled`, ...); absent when completed. */
+  reason?: string;
+  /** Completed from the store, without a request. */
+  cached: boolean;
+  /** Failed attempts before this one (BullMQ's attemptsMade). */
+  attemptsMade: number;
+  /** Enqueued → started, ms. */
   waitMs: number;
-  fetchMs: number;
+  /** Request → record, ms; absent when nothing was fetched (from the store, or failed). */
+  fetchMs?: number;
+  /** Enqueued → finished, ms. */
   totalMs: number;
 }

@@ -1,13 +1,16 @@
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { parseConfig } from '../src/config/load';
-import { openContext, type AppContext } from '../src/cli/context';
-import { waitForBatch, type BatchOutcome } from '../src/queue/batch-waiter';
+import { createPokeApiClient, openContext, type AppContext } from '../src/cli/context';
+import type { BatchSummary as BatchOutcome } from '../src/batch/batch';
+import { BatchWatch, FinishedBatches } from '../src/batch/batch-watch';
+import { FleetStatsRecorder } from '../src/stats/recorder';
 import { startPokemonWorker, type RunningPokemonWorker } from '../src/queue/pokemon-worker';
 import { enqueueBatch } from '../src/queue/producer';
 import { createRedis } from '../src/redis/connection';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
+import { until } from './helpers/until';
 import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /**
@@ -44,14 +47,19 @@ describe('when the API misbehaves', () => {
     });
     const ctx = await openContext(config, log, { startup: 'fail-fast' });
     const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
-    const worker: RunningPokemonWorker = startPokemonWorker({ ...ctx, connection, workerId: `test:${n}`, concurrency });
+    const client = createPokeApiClient(config, { connections: concurrency });
+    const stats = new FleetStatsRecorder(ctx.redis, prefix, log);
+    const worker: RunningPokemonWorker = startPokemonWorker({ ...ctx, connection, client, stats, workerId: `test:${n}`, concurrency });
+    const finished = new FinishedBatches(ctx.redis, ctx.batches.keys.batchFinishedChannel, log);
     cleanups.push(async () => {
       await worker.close(1000);
+      finished.close();
+      await client.close();
       connection.disconnect();
       await ctx.close();
     });
     const { batchId } = await enqueueBatch(ctx, { ids, refresh: false, spec: 'test' });
-    const outcome = await waitForBatch({ redis: ctx.redis, queue: ctx.queue, prefix, log }, batchId, () => undefined, { pollMs: 50 });
+    const outcome = await new BatchWatch({ batches: ctx.batches, finished, log }, batchId).done();
     return { outcome, sim, ctx };
   }
 
@@ -79,7 +87,8 @@ describe('when the API misbehaves', () => {
 
     it(`counts each failed attempt under its reason (${reason})`, async () => {
       expect(outcome.retries).toBe(10);
-      expect(await redis.client.hget(`faults${n}:totals`, `retry:${reason}`)).toBe('10');
+      // Fleet statistics are flushed by the worker every second.
+      await until(async () => (await redis.client.hget(`faults${n}:stats:totals`, `retry:${reason}`)) === '10', 5000, `10 retries of ${reason}`);
     });
 
     it('makes exactly one extra request per id: no retry storm', () => {

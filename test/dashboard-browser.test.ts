@@ -60,7 +60,7 @@ describe('the dashboard in a real browser', () => {
     // Two worker processes, so the workers table shows scaling out.
     const starting = [startWorker({ ...env, LOG_LEVEL: 'info' }), startWorker({ ...env, LOG_LEVEL: 'info' })];
     starting.forEach((s) => void s.then((w) => workers.push(w), () => undefined));
-    ctx = await openContext(parseConfig(env), createLogger('silent'), { startup: 'fail-fast', connections: 1 });
+    ctx = await openContext(parseConfig(env), createLogger('silent'), { startup: 'fail-fast' });
     dashboard = await startDashboard({ ...ctx, dashboard: parseDashboardConfig({ DASHBOARD_PORT: '0' }) });
     [browser] = await Promise.all([
       chromium.launch({

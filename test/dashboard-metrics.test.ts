@@ -7,6 +7,7 @@ import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { DURATION_BUCKETS_MS } from '../src/stats/buckets';
 import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
+import { until } from './helpers/until';
 import { startTestRedis } from './helpers/redis';
 
 const PREFIX = 'dash-metrics';
@@ -36,7 +37,7 @@ describe('/metrics with two worker processes', () => {
     const starting = [startWorker({ ...env, LOG_LEVEL: 'info' }), startWorker({ ...env, LOG_LEVEL: 'info' })];
     starting.forEach((s) => void s.then((w) => workers.push(w), () => undefined));
     await Promise.all(starting);
-    ctx = await openContext(parseConfig(env), createLogger('silent'), { startup: 'fail-fast', connections: 1 });
+    ctx = await openContext(parseConfig(env), createLogger('silent'), { startup: 'fail-fast' });
     dashboard = await startDashboard({ ...ctx, dashboard: parseDashboardConfig({ DASHBOARD_PORT: '0' }) });
   });
 
@@ -56,10 +57,14 @@ describe('/metrics with two worker processes', () => {
     const run = await runCli(['enqueue', '1-30', '--wait'], env);
     expect(run.code).toBe(0);
 
-    const res = await fetch(`${dashboard.url}/metrics`);
-    expect(res.status).toBe(200);
-    const metrics = await res.text();
-    expect(sample(metrics, 'pokequeue_jobs_completed_total')).toBe(30);
+    // Workers flush their fleet statistics every second: the counters catch up within that.
+    let metrics = '';
+    await until(async () => {
+      const res = await fetch(`${dashboard.url}/metrics`);
+      expect(res.status).toBe(200);
+      metrics = await res.text();
+      return sample(metrics, 'pokequeue_jobs_completed_total') === 30;
+    }, 5000, 'the workers to flush their counts');
     expect(metrics).not.toMatch(/^pokequeue_jobs_failed_total\{/m);
     expect(sample(metrics, 'pokequeue_workers')).toBe(2);
     expect(sample(metrics, 'pokequeue_records_stored')).toBe(30);
@@ -80,13 +85,15 @@ describe('/metrics with two worker processes', () => {
     expect(fetchSum).toBeGreaterThanOrEqual(30 * 0.04);
     expect(fetchSum).toBeLessThan(30 * 10);
 
-    // Both processes did part of the work, and /api/stats says which.
-    const stats = (await (await fetch(`${dashboard.url}/api/stats`)).json()) as {
-      workers: { live: number; list: { pid: number; jobsPerSecond: number }[] };
-    };
-    expect(stats.workers.live).toBe(2);
-    expect(stats.workers.list.map((w) => w.pid).sort()).toEqual(workers.map((w) => w.child.pid!).sort());
-    for (const w of stats.workers.list) expect(w.jobsPerSecond).toBeGreaterThan(0);
+    // Both processes did part of the work, and /api/stats says which (as their heartbeats, every 2 s, tell).
+    type Stats = { workers: { live: number; list: { pid: number; jobsPerSecond: number }[] } };
+    let stats: Stats | undefined;
+    await until(async () => {
+      stats = (await (await fetch(`${dashboard.url}/api/stats`)).json()) as Stats;
+      return stats.workers.list.length === 2 && stats.workers.list.every((w) => w.jobsPerSecond > 0);
+    }, 5000, 'both workers to report a rate');
+    expect(stats!.workers.live).toBe(2);
+    expect(stats!.workers.list.map((w) => w.pid).sort()).toEqual(workers.map((w) => w.child.pid!).sort());
   });
 
   it('should stop counting a worker once it has stopped', async () => {

@@ -62,7 +62,9 @@ describe('the rate limit, with four worker processes', () => {
     expect(starts.filter((t) => t > 0)).toHaveLength(IDS);
     const byId = sim.stats().byId;
     for (let id = 1; id <= IDS; id++) expect(byId[String(id)]).toBe(1);
-    const workers = new Set((await redis.client.xrange('pqrate:timings', '-', '+')).map(([, f]) => f[f.indexOf('k') + 1]));
+    // The worker BullMQ records on each completed job (`processedBy`).
+    const jobIds = await redis.client.zrange('pqrate:pokemon:completed', '0', '-1');
+    const workers = new Set(await Promise.all(jobIds.map((id) => redis.client.hget(`pqrate:pokemon:${id}`, 'pb'))));
     expect(workers.size).toBe(4);
   });
 

@@ -38,11 +38,12 @@ async function startSupervisor(env: Record<string, string>, processes: number, c
 }
 
 /** Finished jobs per worker id, from the `k` field of the timings stream. */
+/** Completed jobs per worker, from the worker name BullMQ keeps on each job (`processedBy`). */
 async function jobsPerWorker(redis: Redis, prefix: string): Promise<Record<string, number>> {
-  const entries = await redis.xrange(`${prefix}:timings`, '-', '+');
+  const ids = await redis.zrange(`${prefix}:pokemon:completed`, '0', '-1');
   const counts: Record<string, number> = {};
-  for (const [, fields] of entries) {
-    const k = fields[fields.indexOf('k') + 1]!;
+  for (const id of ids) {
+    const k = (await redis.hget(`${prefix}:pokemon:${id}`, 'pb')) ?? 'unknown';
     counts[k] = (counts[k] ?? 0) + 1;
   }
   return counts;

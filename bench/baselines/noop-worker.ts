@@ -10,7 +10,7 @@
  */
 import { MetricsTime, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { QUEUE_NAME } from '../../src/redis/keys';
+import { QUEUE_NAME } from '../../src/redis/schema';
 
 const concurrency = Number(process.argv[2]);
 if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('usage: noop-worker <concurrency> [--like-ours]');

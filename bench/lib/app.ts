@@ -3,25 +3,13 @@
  * connection, queue and store the CLI builds, and a batch run that ends when the batch's own
  * counters say every job finished (polled every few ms, so the bench adds little to the figure).
  */
-import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import type { Config } from '../../src/config/variables';
+import { progressOf } from '../../src/batch/batch';
+import { openContext, type AppContext } from '../../src/cli/context';
 import { enqueueBatch } from '../../src/queue/producer';
-import type { PokemonQueue } from '../../src/queue/pokemon-queue';
-import type { RedisClient } from '../../src/redis/connection';
-import { readBatch } from '../../src/stats/batch-report';
-import type { RecordStore } from '../../src/store/record-store';
-import { openContext } from '../../src/cli/context';
 import { configFrom, quietLogger, sleep } from './infra';
 
-export interface BenchApp {
-  config: Config;
-  log: Logger;
-  redis: RedisClient;
-  queue: PokemonQueue;
-  store: RecordStore;
-  close(): Promise<void>;
-}
+export type BenchApp = AppContext;
 
 export async function openApp(env: Record<string, string>): Promise<BenchApp> {
   // The CLI's own composition root, so the bench measures exactly what users run.
@@ -45,18 +33,15 @@ export async function runBatch(app: BenchApp, ids: number[], opts: { refresh: bo
   return waitForBatchDone(app, result.batchId, started, opts.timeoutMs, opts.pollMs);
 }
 
-/** Polls the batch's counters until completed + failed reaches added. */
+/** Polls the batch's counters until its progress (the same computation every view uses) says finished. */
 export async function waitForBatchDone(app: BenchApp, batchId: string, started: number, timeoutMs: number, pollMs = 5): Promise<BatchRun> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const snap = await readBatch(app.redis, app.config.queuePrefix, batchId);
+    const snap = await app.batches.read(batchId);
     if (!snap) throw new Error(`batch ${batchId} vanished`);
-    if (snap.completed + snap.failed >= snap.added) {
-      return { batchId, ms: performance.now() - started, added: snap.added, completed: snap.completed, failed: snap.failed };
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`batch ${batchId} not done in ${timeoutMs} ms: ${snap.completed + snap.failed} of ${snap.added} finished`);
-    }
+    const p = progressOf(snap);
+    if (p.finished) return { batchId, ms: performance.now() - started, added: snap.added, completed: p.completed, failed: p.failed };
+    if (Date.now() > deadline) throw new Error(`batch ${batchId} not done in ${timeoutMs} ms: ${p.done} of ${p.total} finished`);
     await sleep(pollMs);
   }
 }

@@ -4,7 +4,6 @@
  * both in this process over the same kind of connection. No workers run.
  */
 import { ADD_BULK_CHUNK, ADD_BULK_IN_FLIGHT, enqueueBatch } from '../../src/queue/producer';
-import { jobIdFor } from '../../src/redis/keys';
 import { openApp } from '../lib/app';
 import type { Scenario, ScenarioContext } from '../lib/context';
 import { benchEnv, dropPrefix, freshPrefix } from '../lib/infra';
@@ -55,7 +54,6 @@ export const enqueue: Scenario = {
       for (const kind of order) ({ ours, raw, 'raw-overlapped': rawOverlapped })[kind].push(await timeOne(kind));
       ctx.log(`  rep ${rep + 1}/${reps}: enqueueBatch ${fmt(ours.at(-1)!)}/s, addBulk ${fmt(raw.at(-1)!)}/s, addBulk ${ADD_BULK_IN_FLIGHT} in flight ${fmt(rawOverlapped.at(-1)!)}/s`);
     }
-    const phases = await timePhases(ctx, ids);
     const ratio = pairedRatio(ours, raw);
     const checks: Check[] = [
       {
@@ -105,77 +103,8 @@ export const enqueue: Scenario = {
           ],
         },
       ],
-      notes: [
-        `enqueueBatch's checks before its addBulk calls, timed alone on the same ${fmt(count)} ids (one run): the store check (\`RecordStore.whichStored\`, pipelined HEXISTS) ${fmt(phases.whichStoredMs)} ms, ` +
-          `the existing-job check (the producer's pipelined EXISTS per job key, replicated) ${fmt(phases.existsMs)} ms; both together in ONE pipeline ${fmt(phases.combinedMs)} ms; ` +
-          `both done server-side by one Lua script call per 5000 ids ${fmt(phases.scriptMs)} ms. ` +
-          `The addBulk calls alone take ~${fmt((count / med(sample(raw, ''))) * 1000)} ms.`,
-      ],
+      notes: [],
       tookMs: performance.now() - t0,
     };
   },
 };
-
-/**
- * KEYS[1] records hash, KEYS[2..n+1] the job keys; ARGV[1..n] the ids. Returns one character per
- * id: 's' stored, 'q' a job exists (queued, active or kept), '-' neither. Read-only.
- */
-const CHECK_SCRIPT = `
-local out = {}
-for i = 1, #ARGV do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then out[i] = 's'
-  elseif redis.call('EXISTS', KEYS[i + 1]) == 1 then out[i] = 'q'
-  else out[i] = '-' end
-end
-return table.concat(out)
-`;
-
-/**
- * The two checks enqueueBatch makes before adding, each timed alone, and both in one pipeline
- * (what a combined check would cost), on a fresh prefix where nothing is stored or queued.
- */
-async function timePhases(ctx: ScenarioContext, ids: number[]): Promise<{ whichStoredMs: number; existsMs: number; combinedMs: number; scriptMs: number }> {
-  const prefix = freshPrefix('enqueue-phases');
-  const app = await openApp(benchEnv(ctx.redis.url, UNUSED_API, prefix));
-  const CHUNK = 5000; // as the producer and the store chunk them
-  try {
-    let t = performance.now();
-    await app.store.whichStored(ids);
-    const whichStoredMs = performance.now() - t;
-
-    t = performance.now();
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const pipe = app.redis.pipeline();
-      for (const id of ids.slice(i, i + CHUNK)) pipe.exists(app.queue.toKey(jobIdFor(id)));
-      await pipe.exec();
-    }
-    const existsMs = performance.now() - t;
-
-    const recordsKey = `${prefix}:records`;
-    t = performance.now();
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const pipe = app.redis.pipeline();
-      for (const id of ids.slice(i, i + CHUNK)) {
-        pipe.hexists(recordsKey, String(id));
-        pipe.exists(app.queue.toKey(jobIdFor(id)));
-      }
-      await pipe.exec();
-    }
-    const combinedMs = performance.now() - t;
-
-    // What a server-side check would cost: one script call per chunk, every key passed in KEYS
-    // (so it stays valid on a cluster, where the prefix's hash tag puts them in one slot).
-    t = performance.now();
-    let flags = '';
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const chunk = ids.slice(i, i + CHUNK);
-      flags += (await app.redis.eval(CHECK_SCRIPT, chunk.length + 1, recordsKey, ...chunk.map((id) => app.queue.toKey(jobIdFor(id))), ...chunk.map(String))) as string;
-    }
-    const scriptMs = performance.now() - t;
-    if (flags.length !== ids.length || /[sq]/.test(flags)) throw new Error('the check script saw stored or queued ids on a fresh prefix');
-    return { whichStoredMs, existsMs, combinedMs, scriptMs };
-  } finally {
-    await app.close();
-    await dropPrefix(ctx.redis.client, prefix);
-  }
-}

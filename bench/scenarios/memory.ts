@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { knownIds } from '../../src/simulator/payload';
 import { startSimulator } from '../../src/simulator/server';
-import { keysFor } from '../../src/redis/keys';
+import { keysFor } from '../../src/redis/schema';
 import { openApp, runBatch, warmApi } from '../lib/app';
 import { PROBE, type Scenario, type ScenarioContext } from '../lib/context';
 import { benchEnv, dropPrefix, freshPrefix, probeSnapshot, sleep } from '../lib/infra';

@@ -9,8 +9,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { jobIdFor } from '../../src/redis/keys';
-import { jobOptions } from '../../src/queue/pokemon-queue';
+import { jobIdFor } from '../../src/redis/schema';
+import { jobOptions } from '../../src/queue/job-policy';
 import { enqueueBatch } from '../../src/queue/producer';
 import type { PokemonJobData } from '../../src/types';
 import { openApp, waitForBatchDone, type BenchApp } from '../lib/app';

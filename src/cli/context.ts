@@ -1,29 +1,28 @@
 import type { Logger } from 'pino';
+import { BatchStore } from '../batch/batch-store';
 import type { Config } from '../config/variables';
 import type { PokeApiClient } from '../pokeapi/client';
 import { createPokemonQueue, type PokemonQueue } from '../queue/pokemon-queue';
 import { createRedis, waitForRedis, type RedisClient } from '../redis/connection';
-import { OutcomeRecorder } from '../stats/outcome-recorder';
 import { RecordStore } from '../store/record-store';
 
-/** Everything a command talks to, built once from the config: the composition root. */
+/**
+ * What every command talks to, built once from the config: the composition root. Plain values,
+ * nothing built behind a getter: what a command needs beyond this (an HTTP client, a worker, a
+ * batch watcher) it builds itself, explicitly.
+ */
 export interface AppContext {
   config: Config;
   log: Logger;
+  /** Our own keys (store, batches, statistics) go through this connection. */
   redis: RedisClient;
   queue: PokemonQueue;
   store: RecordStore;
-  recorder: OutcomeRecorder;
-  client: PokeApiClient;
+  batches: BatchStore;
   close(): Promise<void>;
 }
 
-export async function openContext(
-  config: Config,
-  log: Logger,
-  /** `parseThreads`: only a worker fetches in bulk, so only a worker asks for parse threads. */
-  opts: { startup: 'fail-fast' | 'wait'; connections?: number; parseThreads?: number },
-): Promise<AppContext> {
+export async function openContext(config: Config, log: Logger, opts: { startup: 'fail-fast' | 'wait' }): Promise<AppContext> {
   const redis = createRedis(config, { startup: opts.startup, log });
   // The queue gets a connection of its own. BullMQ defines its 64 Lua scripts on whatever client
   // it is given, and ioredis copies every defined script into each MULTI it builds: on a shared
@@ -39,34 +38,33 @@ export async function openContext(
   }
   const queue = createPokemonQueue(config, queueConnection);
   queue.on('error', (err) => log.debug({ err: err.message }, 'queue connection error'));
-  // The HTTP client (and undici with it) is made on first use: most commands never fetch, and
-  // loading it is a tenth of a second of every short command's start-up.
-  let client: PokeApiClient | undefined;
   return {
     config,
     log,
     redis,
     queue,
     store: new RecordStore(redis, config.queuePrefix),
-    recorder: new OutcomeRecorder(redis, config.queuePrefix),
-    get client() {
-      if (!client) {
-        const { PokeApiClient: Client } = require('../pokeapi/client') as typeof import('../pokeapi/client');
-        client = new Client({
-          baseUrl: config.pokeapiUrl,
-          timeoutMs: config.httpTimeoutMs,
-          connections: opts.connections ?? config.workerConcurrency,
-          keepCompressed: config.storeRaw,
-          parseThreads: opts.parseThreads ?? 0,
-        });
-      }
-      return client;
-    },
+    batches: new BatchStore(redis, config.queuePrefix),
     async close() {
       await queue.close().catch(() => undefined);
-      await client?.close().catch(() => undefined);
       queueConnection.disconnect();
       redis.disconnect();
     },
   };
+}
+
+/**
+ * The PokeAPI client, for the commands that fetch. undici is loaded here, not at start-up: most
+ * commands never fetch, and loading it is a tenth of a second of every short command's start-up.
+ * `parseThreads`: only a worker fetches in bulk, so only a worker asks for parse threads.
+ */
+export function createPokeApiClient(config: Config, opts: { connections: number; parseThreads?: number }): PokeApiClient {
+  const { PokeApiClient: Client } = require('../pokeapi/client') as typeof import('../pokeapi/client');
+  return new Client({
+    baseUrl: config.pokeapiUrl,
+    timeoutMs: config.httpTimeoutMs,
+    connections: opts.connections,
+    keepCompressed: config.storeRaw,
+    parseThreads: opts.parseThreads ?? 0,
+  });
 }

@@ -1,12 +1,12 @@
-import type { BatchOutcome } from '../queue/batch-waiter';
-import type { Percentiles } from '../stats/percentiles';
+import type { BatchSummary } from '../batch/batch';
+import type { Percentiles } from '../stats/histogram';
 
 const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)}s` : `${Math.round(v)}ms`);
 const row = (label: string, p: Percentiles) =>
   p.count === 0 ? `  ${label.padEnd(6)} (none)` : `  ${label.padEnd(6)} p50 ${ms(p.p50).padStart(7)}  p95 ${ms(p.p95).padStart(7)}  p99 ${ms(p.p99).padStart(7)}  max ${ms(p.max).padStart(7)}`;
 
 /** The end-of-batch block: what finished, how fast, where the time went, what failed and why. */
-export function formatSummary(s: BatchOutcome): string {
+export function formatSummary(s: BatchSummary): string {
   const succeeded = s.completed + s.adopted.completed;
   const failed = s.failed + s.adopted.failed;
   const lines = [

@@ -1,5 +1,5 @@
 import { SingleBar, Presets } from 'cli-progress';
-import type { BatchProgress } from '../queue/batch-waiter';
+import type { BatchProgress } from '../batch/batch';
 
 export interface ProgressDisplay {
   update(p: BatchProgress): void;

@@ -1,25 +1,29 @@
 import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from 'prom-client';
-import { liveWorkers } from '../queue/worker-heartbeat';
+import type { BatchView } from '../batch/batch';
+import type { BatchStore } from '../batch/batch-store';
 import type { PokemonQueue } from '../queue/pokemon-queue';
+import { JOB_STATES, readQueueStatus } from '../queue/queue-status';
 import type { RedisClient } from '../redis/connection';
-import { keysFor } from '../redis/keys';
-import { DURATION_BUCKETS_MS, PHASES } from '../stats/buckets';
-import { JOB_STATES } from '../stats/queue-status';
+import { PHASES } from '../redis/schema';
+import { DURATION_BUCKETS_MS } from '../stats/buckets';
+import { readTotals, type FleetTotals } from '../stats/reader';
 import type { RecordStore } from '../store/record-store';
 
 export interface MetricsDeps {
   redis: RedisClient;
   queue: PokemonQueue;
   store: RecordStore;
+  batches: BatchStore;
   prefix: string;
 }
 
 /** Everything one scrape reports, read from Redis once and shared by every metric. */
 interface ClusterSnapshot {
-  totals: Record<string, string>;
+  totals: FleetTotals;
   counts: Record<string, number>;
   workers: number;
   stored: number;
+  batchesInProgress: BatchView[];
 }
 
 /**
@@ -34,9 +38,10 @@ interface ClusterSnapshot {
  *   `increase()` work; the value only ever grows because the Redis counter does.
  * - Gauges: a `Gauge` whose `collect()` calls `set()`, as prom-client documents.
  * - The duration histogram: prom-client's `Histogram` can only `observe()` single values, and the
- *   workers have already counted theirs into buckets in Redis (non-cumulative). A small custom
- *   metric ({@link RedisBucketHistogram}) reports those buckets made cumulative, `le` in seconds,
- *   plus `_sum` and `_count`, and the registry formats it as `TYPE histogram`.
+ *   workers have already counted theirs into fine buckets in Redis (stats/histogram.ts), which
+ *   add up exactly into these coarse ones. A small custom metric ({@link RedisBucketHistogram})
+ *   reports them cumulative, `le` in seconds, plus `_sum` and `_count`, and the registry formats
+ *   it as `TYPE histogram`. Workers flush their counts every second, so a scrape lags by up to that.
  */
 export function createMetricsRegistry(deps: MetricsDeps): Registry {
   const registry = new Registry();
@@ -50,7 +55,7 @@ export function createMetricsRegistry(deps: MetricsDeps): Registry {
     async collect() {
       const s = await snapshot();
       this.reset();
-      this.inc(num(s.totals.completed));
+      this.inc(s.totals.completed);
     },
   });
 
@@ -62,9 +67,7 @@ export function createMetricsRegistry(deps: MetricsDeps): Registry {
     async collect() {
       const s = await snapshot();
       this.reset();
-      for (const [field, value] of Object.entries(s.totals)) {
-        if (field.startsWith('failed:')) this.inc({ reason: field.slice('failed:'.length) || 'unknown' }, num(value));
-      }
+      for (const [reason, n] of Object.entries(s.totals.failedByReason)) this.inc({ reason }, n);
     },
   });
 
@@ -75,7 +78,7 @@ export function createMetricsRegistry(deps: MetricsDeps): Registry {
     async collect() {
       const s = await snapshot();
       this.reset();
-      this.inc(num(s.totals.retries));
+      this.inc(s.totals.retries);
     },
   });
 
@@ -99,6 +102,28 @@ export function createMetricsRegistry(deps: MetricsDeps): Registry {
     registers,
     async collect() {
       this.set((await snapshot()).workers);
+    },
+  });
+
+  new Gauge({
+    name: 'pokequeue_batch_progress_ratio',
+    help: 'Share of its jobs (own and adopted) each batch in progress has finished, 0 to 1: the same figure as enqueue --wait and /stats.',
+    labelNames: ['batch'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const b of (await snapshot()).batchesInProgress) this.set({ batch: b.batchId }, b.progress);
+    },
+  });
+
+  new Gauge({
+    name: 'pokequeue_batch_eta_seconds',
+    help: 'Seconds each batch in progress needs at its average rate so far (absent before it has one).',
+    labelNames: ['batch'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const b of (await snapshot()).batchesInProgress) if (b.etaSeconds !== null) this.set({ batch: b.batchId }, b.etaSeconds);
     },
   });
 
@@ -136,14 +161,16 @@ class RedisBucketHistogram {
     const { totals } = await this.snapshot();
     const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
     for (const phase of PHASES) {
+      const h = totals.histograms[phase];
+      const counts = h.countsWithin(DURATION_BUCKETS_MS);
       let cumulative = 0;
       DURATION_BUCKETS_MS.forEach((ms, i) => {
-        cumulative += num(totals[`h:${phase}:${i}`]);
+        cumulative += counts[i]!;
         values.push({ metricName: `${this.name}_bucket`, labels: { le: ms / 1000, phase }, value: cumulative });
       });
-      cumulative += num(totals[`h:${phase}:${DURATION_BUCKETS_MS.length}`]);
+      cumulative += counts[DURATION_BUCKETS_MS.length]!;
       values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', phase }, value: cumulative });
-      values.push({ metricName: `${this.name}_sum`, labels: { phase }, value: num(totals[`sum:${phase}`]) / 1000 });
+      values.push({ metricName: `${this.name}_sum`, labels: { phase }, value: h.sumMs / 1000 });
       values.push({ metricName: `${this.name}_count`, labels: { phase }, value: cumulative });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
@@ -154,13 +181,9 @@ class RedisBucketHistogram {
 }
 
 async function readSnapshot(deps: MetricsDeps): Promise<ClusterSnapshot> {
-  const [totals, counts, workers, stored] = await Promise.all([
-    deps.redis.hgetall(keysFor(deps.prefix).totals),
-    deps.queue.getJobCounts(...JOB_STATES),
-    liveWorkers(deps.redis, deps.prefix),
-    deps.store.count(),
-  ]);
-  return { totals, counts, workers: new Set(workers.map((w) => `${w.host}:${w.pid}`)).size, stored };
+  const now = Date.now();
+  const [totals, status] = await Promise.all([readTotals(deps.redis, deps.prefix), readQueueStatus(deps, now)]);
+  return { totals, counts: status.counts, workers: status.workers, stored: status.stored, batchesInProgress: status.batchesInProgress };
 }
 
 /**
@@ -177,4 +200,3 @@ function singleFlight<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
-const num = (v: string | undefined) => (v === undefined ? 0 : Number(v));

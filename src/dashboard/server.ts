@@ -7,6 +7,7 @@ import { assertSafeExposure, dashboardAuthEnabled, type DashboardConfig } from '
 import type { Config } from '../config/variables';
 import type { PokemonQueue } from '../queue/pokemon-queue';
 import type { RedisClient } from '../redis/connection';
+import type { BatchStore } from '../batch/batch-store';
 import type { RecordStore } from '../store/record-store';
 import { basicAuth } from './basic-auth';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
@@ -16,7 +17,7 @@ import { createMetricsRegistry } from './metrics';
 import { chartJsFile, publicDir } from '../package-root';
 import { pokemonApi } from './pokemon-api';
 import { sameOriginWrites } from './same-origin-writes';
-import { StatsReader } from './stats-api';
+import { readDashboardStats } from './stats-api';
 
 export interface DashboardDeps {
   config: Config;
@@ -26,6 +27,7 @@ export interface DashboardDeps {
   /** bull-board works through this queue (and its connection). */
   queue: PokemonQueue;
   store: RecordStore;
+  batches: BatchStore;
   log: Logger;
 }
 
@@ -71,10 +73,9 @@ export async function startDashboard(deps: DashboardDeps): Promise<RunningDashbo
 
 /** The express app alone, for embedding; {@link startDashboard} is what commands use. */
 export function createDashboardApp(deps: DashboardDeps): Express {
-  const { dashboard, redis, queue, store, log } = deps;
+  const { dashboard, redis, queue, store, batches, log } = deps;
   const prefix = deps.config.queuePrefix;
-  const stats = new StatsReader({ redis, queue, store, prefix });
-  const metrics = createMetricsRegistry({ redis, queue, store, prefix });
+  const metrics = createMetricsRegistry({ redis, queue, store, batches, prefix });
   const pages = publicDir();
 
   const app = express();
@@ -105,7 +106,7 @@ export function createDashboardApp(deps: DashboardDeps): Express {
   app.use('/static', express.static(pages, { index: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }));
 
   app.get('/api/stats', async (_req, res) => {
-    res.set('Cache-Control', 'no-store').json(await stats.read());
+    res.set('Cache-Control', 'no-store').json(await readDashboardStats({ redis, queue, store, batches, prefix }));
   });
   app.use('/api/pokemon', pokemonApi(store));
   app.use('/api', apiNotFound);

@@ -1,55 +1,44 @@
-import { liveWorkers, type WorkerHeartbeat } from '../queue/worker-heartbeat';
-import type { PokemonQueue } from '../queue/pokemon-queue';
-import type { RedisClient } from '../redis/connection';
-import { keysFor } from '../redis/keys';
-import { readBatch, recentBatchIds, type BatchSnapshot } from '../stats/batch-report';
-import { bucketIndex, DURATION_BUCKETS_MS } from '../stats/buckets';
-import { percentiles, type Percentiles } from '../stats/percentiles';
-import { JOB_STATES } from '../stats/queue-status';
-import type { RecordStore } from '../store/record-store';
-import { RecentJobs, THROUGHPUT_HISTORY_MS, TIMING_WINDOW_MIN_JOBS, TIMING_WINDOW_MS, type FinishedJob } from './recent-jobs';
+import { viewOf, type BatchView } from '../batch/batch';
+import { summaryFromHash, type BatchStore } from '../batch/batch-store';
+import { readQueueStatus, type QueueStatusDeps } from '../queue/queue-status';
+import type { WorkerHeartbeat } from '../queue/worker-heartbeat';
+import { DURATION_BUCKETS_MS } from '../stats/buckets';
+import type { Histogram, Percentiles } from '../stats/histogram';
+import {
+  readFleetStats,
+  recentWindowMs,
+  redisNow,
+  TIMING_WINDOW_MIN_JOBS,
+  TIMING_WINDOW_MS,
+  type FleetStats,
+} from '../stats/reader';
 
-/** "Jobs/s now" is the rate over this many last milliseconds: short enough to react, long enough not to flicker. */
-export const NOW_WINDOW_MS = 10_000;
-/** The jobs/s chart: one point per slice, covering the last few minutes. */
-export const RATE_SERIES_BUCKET_MS = 5_000;
-export const RATE_SERIES_SPAN_MS = 5 * 60_000;
-/** A worker's (and a batch's) current rate is taken over this window. */
-export const PER_WORKER_WINDOW_MS = 60_000;
 /** Batches listed, newest first. */
 export const BATCHES_SHOWN = 10;
 
-export interface BatchStats extends BatchSnapshot {
-  /** Own jobs finished (completed + failed). */
-  done: number;
-  /** done / added, 0..1; 1 for a batch that added nothing. */
-  progress: number;
+export interface BatchStats extends BatchView {
   /** Jobs of this batch finished per second over the last minute (or since it began, if younger). */
   jobsPerSecond: number;
-  /** Finished jobs per second from creation to the end (or now). */
-  averageJobsPerSecond: number;
-  /** Seconds left at `jobsPerSecond`; null when finished or not moving. */
-  etaSeconds: number | null;
+  /** Own failed jobs by reason. */
   failures: Record<string, number>;
+  /** Its timing so far (percentiles within 5%). */
+  timing: { wait: Percentiles; fetch: Percentiles; total: Percentiles };
 }
 
-export interface WorkerStats extends WorkerHeartbeat {
-  /** Jobs this worker finished per second over the last minute (or since it started, if younger). */
-  jobsPerSecond: number;
-}
+export type WorkerStats = WorkerHeartbeat;
 
 /** What `/api/stats` returns and `/stats` draws. Times are ms since the epoch, by Redis's clock. */
 export interface DashboardStats {
   generatedAt: number;
   prefix: string;
   queue: { counts: Record<string, number>; paused: boolean; stored: number };
-  /** Since the store began (the totals hash). */
+  /** Since the store began. */
   totals: { completed: number; failed: number; retries: number; failedByReason: Record<string, number> };
   throughput: {
-    /** Over the last {@link NOW_WINDOW_MS}. */
+    /** Over the last `nowWindowSeconds` (10 s and the current five-second slot so far). */
     jobsPerSecond: number;
     nowWindowSeconds: number;
-    /** The last few minutes in {@link RATE_SERIES_BUCKET_MS} slices, oldest first. */
+    /** The last few minutes in five-second slices, oldest first. */
     perSecond: { t: number; jobsPerSecond: number }[];
     /** The last hour, oldest first; the last minute is still filling up. */
     perMinute: { t: number; completed: number; failed: number }[];
@@ -77,144 +66,101 @@ export interface DashboardStats {
   };
 }
 
-export interface StatsDeps {
-  redis: RedisClient;
-  queue: PokemonQueue;
-  store: RecordStore;
-  prefix: string;
+export interface StatsDeps extends QueueStatusDeps {
+  batches: BatchStore;
 }
 
 /**
- * Builds `/api/stats` from what every worker records in Redis, so it describes the whole cluster,
- * not this process. Keeps one {@link RecentJobs} between calls to read the timings stream
- * incrementally.
+ * Builds `/api/stats` from what every worker records in Redis, so it describes the whole fleet,
+ * not this process. Its cost is fixed: a few pipelined reads of counters, slots and histograms,
+ * whatever the number of jobs (200,000 jobs in a batch cost what 200 do).
  */
-export class StatsReader {
-  private readonly recent: RecentJobs;
-
-  constructor(private readonly deps: StatsDeps) {
-    this.recent = new RecentJobs(deps.redis, keysFor(deps.prefix).timings);
-  }
-
-  async read(): Promise<DashboardStats> {
-    const { redis, queue, store, prefix } = this.deps;
-    const keys = keysFor(prefix);
-    const now = await redisNow(redis);
-    const [, counts, paused, stored, totalsHash, workers, batchIds] = await Promise.all([
-      this.recent.refresh(now),
-      queue.getJobCounts(...JOB_STATES),
-      queue.isPaused(),
-      store.count(),
-      redis.hgetall(keys.totals),
-      // Heartbeats carry the workers' own clock times; judge them like `status` does, by ours.
-      liveWorkers(redis, prefix),
-      recentBatchIds(redis, prefix, BATCHES_SHOWN),
-    ]);
-    const batches = await Promise.all(batchIds.map((id) => this.batchStats(id, now)));
-    return {
-      generatedAt: now,
-      prefix,
-      queue: { counts, paused, stored },
-      totals: totalsFrom(totalsHash),
-      throughput: {
-        jobsPerSecond: this.recent.jobsPerSecond(now, NOW_WINDOW_MS),
-        nowWindowSeconds: NOW_WINDOW_MS / 1000,
-        perSecond: this.recent.rateSeries(now, RATE_SERIES_BUCKET_MS, RATE_SERIES_SPAN_MS),
-        perMinute: this.recent.perMinute(now, THROUGHPUT_HISTORY_MS / 60_000),
-      },
-      timing: timingOf(this.recent.timingWindow(now)),
-      batches: batches.filter((b): b is BatchStats => b !== null),
-      workers: this.workerStats(workers, now),
-    };
-  }
-
-  private async batchStats(batchId: string, now: number): Promise<BatchStats | null> {
-    const [snap, failures] = await Promise.all([
-      readBatch(this.deps.redis, this.deps.prefix, batchId),
-      this.deps.redis.hgetall(keysFor(this.deps.prefix).batchFailures(batchId)),
-    ]);
-    if (!snap) return null;
-    const done = snap.completed + snap.failed;
-    const end = snap.finishedAt ?? now;
-    const averageJobsPerSecond = (done / Math.max(1, end - snap.createdAt)) * 1000;
-    let jobsPerSecond = averageJobsPerSecond;
-    if (snap.finishedAt === null) {
-      const windowMs = clamp(now - snap.createdAt, 1000, PER_WORKER_WINDOW_MS);
-      const recent = this.recent.countBy(now, windowMs, (j) => j.batchId).get(batchId) ?? 0;
-      jobsPerSecond = (recent / windowMs) * 1000;
-    }
-    const remaining = Math.max(0, snap.added - done);
-    return {
-      ...snap,
-      done,
-      progress: snap.added === 0 ? 1 : Math.min(1, done / snap.added),
-      jobsPerSecond,
-      averageJobsPerSecond,
-      etaSeconds: snap.finishedAt === null && jobsPerSecond > 0 ? remaining / jobsPerSecond : null,
-      failures: Object.fromEntries(Object.entries(failures).map(([k, v]) => [k, Number(v)])),
-    };
-  }
-
-  private workerStats(workers: WorkerHeartbeat[], now: number): DashboardStats['workers'] {
-    const finished = this.recent.countBy(now, PER_WORKER_WINDOW_MS, (j) => j.workerId);
-    const list = workers.map((w) => {
-      // A worker younger than the window would look slow if divided by the whole window.
-      const windowMs = clamp(now - w.startedAt, 1000, PER_WORKER_WINDOW_MS);
-      return { ...w, jobsPerSecond: ((finished.get(w.id) ?? 0) / windowMs) * 1000 };
-    });
-    return {
-      live: new Set(list.map((w) => `${w.host}:${w.pid}`)).size,
-      hosts: new Set(list.map((w) => w.host)).size,
-      concurrency: list.reduce((n, w) => n + w.concurrency, 0),
-      inFlight: list.reduce((n, w) => n + w.inFlight, 0),
-      jobsPerSecond: list.reduce((n, w) => n + w.jobsPerSecond, 0),
-      list,
-    };
-  }
-}
-
-/** Redis's clock, which also stamps the stream ids: one time base for every machine. */
-async function redisNow(redis: RedisClient): Promise<number> {
-  const [seconds, micros] = await redis.time();
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-}
-
-function totalsFrom(h: Record<string, string>): DashboardStats['totals'] {
-  const failedByReason: Record<string, number> = {};
-  for (const [field, value] of Object.entries(h)) {
-    if (field.startsWith('failed:')) failedByReason[field.slice('failed:'.length) || 'unknown'] = Number(value);
-  }
-  return { completed: Number(h.completed ?? 0), failed: Number(h.failed ?? 0), retries: Number(h.retries ?? 0), failedByReason };
-}
-
-function timingOf(jobs: FinishedJob[]): DashboardStats['timing'] {
-  const wait = jobs.map((j) => j.waitMs);
-  const fetch = jobs.filter((j) => j.fetchMs !== null).map((j) => j.fetchMs!);
-  const total = jobs.map((j) => j.totalMs);
-  const histogram = (values: number[]) => {
-    const counts = new Array<number>(DURATION_BUCKETS_MS.length + 1).fill(0);
-    for (const v of values) counts[bucketIndex(v)]!++;
-    return counts;
+export async function readDashboardStats(deps: StatsDeps): Promise<DashboardStats> {
+  const now = await redisNow(deps.redis);
+  const batchIds = await deps.batches.recentIds(BATCHES_SHOWN);
+  const [status, fleet, batches] = await Promise.all([
+    readQueueStatus(deps, now),
+    readFleetStats(deps.redis, deps.prefix, now),
+    readBatchHashes(deps, batchIds),
+  ]);
+  const workers = status.workerList;
+  return {
+    generatedAt: now,
+    prefix: deps.prefix,
+    queue: { counts: status.counts, paused: status.paused, stored: status.stored },
+    totals: {
+      completed: fleet.totals.completed,
+      failed: fleet.totals.failed,
+      retries: fleet.totals.retries,
+      failedByReason: fleet.totals.failedByReason,
+    },
+    throughput: {
+      jobsPerSecond: fleet.jobsPerSecondNow,
+      nowWindowSeconds: fleet.nowWindowMs / 1000,
+      perSecond: fleet.perSecond,
+      perMinute: fleet.perMinute,
+    },
+    timing: timingOf(fleet),
+    batches: batches.flatMap(([id, hash]) => {
+      const stats = batchStats(id, hash, fleet, now);
+      return stats ? [stats] : [];
+    }),
+    workers: {
+      live: status.workers,
+      hosts: new Set(workers.map((w) => w.host)).size,
+      concurrency: workers.reduce((n, w) => n + w.concurrency, 0),
+      inFlight: workers.reduce((n, w) => n + w.inFlight, 0),
+      jobsPerSecond: workers.reduce((n, w) => n + (w.jobsPerSecond ?? 0), 0),
+      list: workers,
+    },
   };
+}
+
+async function readBatchHashes(deps: StatsDeps, ids: string[]): Promise<[string, Record<string, string>][]> {
+  if (ids.length === 0) return [];
+  const pipe = deps.redis.pipeline();
+  for (const id of ids) pipe.hgetall(deps.batches.keys.batch(id));
+  const replies = (await pipe.exec()) ?? [];
+  return ids.map((id, i) => {
+    const [err, hash] = replies[i]!;
+    if (err) throw err;
+    return [id, hash as Record<string, string>];
+  });
+}
+
+function batchStats(batchId: string, hash: Record<string, string>, fleet: FleetStats, now: number): BatchStats | null {
+  const summary = summaryFromHash(batchId, hash, now);
+  if (!summary) return null;
+  const { timing, failures, wallMs: _wall, jobsPerSecond: _average, ...snapshot } = summary;
+  const view = viewOf(snapshot, now);
+  let jobsPerSecond = view.averageJobsPerSecond;
+  if (view.finishedAt === null) {
+    // A batch younger than the window would look slow if divided by the whole window.
+    const windowMs = Math.min(recentWindowMs(now), Math.max(1000, now - view.createdAt));
+    jobsPerSecond = ((fleet.recentByBatch.get(batchId) ?? 0) / windowMs) * 1000;
+  }
+  return { ...view, jobsPerSecond, failures, timing };
+}
+
+function timingOf(fleet: FleetStats): DashboardStats['timing'] {
+  const { histograms, jobs, cached, from, to } = fleet.timingWindow;
+  const counts = (h: Histogram) => h.countsWithin(DURATION_BUCKETS_MS);
   return {
     window: {
-      jobs: jobs.length,
-      // Failed jobs carry no fetch time either, but they did make a request.
-      cached: jobs.filter((j) => j.outcome === 'completed' && j.fetchMs === null).length,
-      from: jobs[0]?.at ?? null,
-      to: jobs[jobs.length - 1]?.at ?? null,
-      description: `jobs finished in the last ${TIMING_WINDOW_MS / 60_000} minutes, or the last ${TIMING_WINDOW_MIN_JOBS} jobs of the last hour when fewer`,
+      jobs,
+      cached,
+      from,
+      to,
+      description: `jobs finished in the last ${TIMING_WINDOW_MS / 60_000} minutes, or in the last minutes of the hour that hold ${TIMING_WINDOW_MIN_JOBS} jobs when fewer; percentiles within 5%`,
     },
-    wait: percentiles(wait),
-    fetch: percentiles(fetch),
-    total: percentiles(total),
+    wait: histograms.wait.percentiles(),
+    fetch: histograms.fetch.percentiles(),
+    total: histograms.total.percentiles(),
     histogram: {
       upperBoundsMs: [...DURATION_BUCKETS_MS, null],
-      wait: histogram(wait),
-      fetch: histogram(fetch),
-      total: histogram(total),
+      wait: counts(histograms.wait),
+      fetch: counts(histograms.fetch),
+      total: counts(histograms.total),
     },
   };
 }
-
-const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(min, v));

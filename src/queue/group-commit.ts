@@ -1,35 +1,28 @@
+import type { BatchStore } from '../batch/batch-store';
 import type { RedisClient } from '../redis/connection';
-import type { OutcomeRecord, OutcomeRecorder } from '../stats/outcome-recorder';
 import type { RecordStore } from '../store/record-store';
-import type { PokemonRecord } from '../types';
+import type { FinishedJob, PokemonRecord } from '../types';
 
-/** What one finished fetch writes: its record (and raw payload, if kept) and its outcome. */
-export interface FinishedFetch {
-  record: PokemonRecord;
+/** What one finished job writes: its record (and raw payload, if kept) when it fetched one, and its outcome. */
+export interface FinishedWork {
+  record?: PokemonRecord;
   rawGzipped?: Buffer;
-  outcome: OutcomeRecord;
-}
-
-/** What the commit of one job reports back to it. */
-export interface CommitResult {
-  /** False when the outcome could not be counted (the record is stored all the same). */
-  counted: boolean;
-  statsError?: Error;
+  job: FinishedJob;
 }
 
 interface Pending {
-  item: FinishedFetch;
-  resolve: (r: CommitResult) => void;
+  item: FinishedWork;
+  resolve: (count: number) => void;
   reject: (err: unknown) => void;
 }
 
 /**
  * Group commit: the records and outcomes of every job that finishes in the same event-loop turn
- * go to Redis in ONE transaction (one HSET per hash, one statistics script call), instead of one
+ * go to Redis in ONE transaction (one HSET per hash, one record-outcomes call), instead of one
  * transaction per job. Each job still waits for its own write: a job completes in BullMQ only
- * once its record is stored, so a crash loses nothing it reported done. At concurrency 100 on
- * small payloads this cut the worker's CPU per job by a quarter and Redis's by a fifth
- * (bench/CHANGES.md).
+ * once its record is stored and its outcome counted, so a crash loses nothing it reported done.
+ * At concurrency 100 on small payloads this cut the worker's CPU per job by a quarter and
+ * Redis's by a fifth (bench/CHANGES.md).
  */
 export class GroupCommit {
   private pending: Pending[] = [];
@@ -38,13 +31,14 @@ export class GroupCommit {
   constructor(
     private readonly redis: RedisClient,
     private readonly store: RecordStore,
-    private readonly recorder: OutcomeRecorder,
+    private readonly batches: BatchStore,
     /** Most jobs in one transaction; more wait for the next turn. */
     private readonly maxGroup = 256,
   ) {}
 
-  commit(item: FinishedFetch): Promise<CommitResult> {
-    return new Promise<CommitResult>((resolve, reject) => {
+  /** Resolves with the job's {@link OutcomeCount} once the transaction holding it has run. */
+  commit(item: FinishedWork): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
@@ -65,18 +59,17 @@ export class GroupCommit {
   private async write(group: Pending[]): Promise<void> {
     try {
       const tx = this.redis.multi();
-      this.store.queuePutMany(tx, group.map((p) => p.item));
-      this.recorder.queue(tx, group.map((p) => p.item.outcome));
+      const records = group.filter((p) => p.item.record).map((p) => ({ record: p.item.record!, rawGzipped: p.item.rawGzipped }));
+      if (records.length) this.store.queuePutMany(tx, records);
+      this.batches.queueOutcomes(tx, group.map((p) => p.item.job));
       const replies = (await tx.exec()) ?? [];
-      const storeError = replies.slice(0, -1).find(([err]) => err)?.[0];
-      if (storeError) throw storeError;
-      const [statsError, counted] = replies.at(-1) ?? [new Error('no reply to the statistics script'), null];
-      for (const [i, p] of group.entries()) {
-        p.resolve(statsError ? { counted: false, statsError } : { counted: (counted as number[])[i] === 1 });
-      }
+      const failed = replies.find(([err]) => err);
+      if (failed) throw failed[0];
+      const counts = replies.at(-1)![1] as number[];
+      for (const [i, p] of group.entries()) p.resolve(counts[i]!);
     } catch (err) {
-      // The transaction did not run: no record of the group is stored, every job fails this
-      // attempt and BullMQ retries it.
+      // Nothing of the group is reported done: every job fails this attempt and BullMQ retries
+      // it. (A MULTI does not roll back: a write that did apply is simply done again.)
       for (const p of group) p.reject(err);
     }
   }

@@ -1,28 +1,31 @@
-import { UnrecoverableError, Worker, type Job, MetricsTime } from 'bullmq';
+import { DelayedError, MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { BatchStore } from '../batch/batch-store';
 import type { Config } from '../config/variables';
 import type { PokeApiClient } from '../pokeapi/client';
-import { PokeApiError, RateLimitedError } from '../pokeapi/errors';
 import type { RedisClient } from '../redis/connection';
-import { QUEUE_NAME } from '../redis/keys';
-import type { OutcomeRecorder } from '../stats/outcome-recorder';
+import { QUEUE_NAME } from '../redis/schema';
+import { OutcomeCount } from '../redis/scripts';
+import type { FleetStatsRecorder } from '../stats/recorder';
 import type { RecordStore } from '../store/record-store';
-import type { PokemonJobData } from '../types';
+import type { FinishedJob, PokemonJobData } from '../types';
+import { GroupCommit, type FinishedWork } from './group-commit';
+import { actionFor, bullmqFailureReason, limiterFor } from './job-policy';
 import type { PokemonQueue } from './pokemon-queue';
-import { GroupCommit } from './group-commit';
 import { WorkerHeartbeatPublisher } from './worker-heartbeat';
 
 export interface PokemonWorkerDeps {
   config: Config;
   /** A connection made with `forWorker: true`; BullMQ duplicates it for its blocking reads. */
   connection: RedisClient;
-  /** The connection the store and the recorder were built on: records and counters go through it. */
+  /** The connection the store and the batches are built on: records and outcomes go through it. */
   redis: RedisClient;
   /** Used to pause the whole queue when the API answers 429. */
   queue: PokemonQueue;
   client: PokeApiClient;
   store: RecordStore;
-  recorder: OutcomeRecorder;
+  batches: BatchStore;
+  stats: FleetStatsRecorder;
   log: Logger;
   workerId: string;
   concurrency: number;
@@ -34,12 +37,6 @@ export interface PokemonJobResult {
   fetchMs?: number;
 }
 
-/** Failures BullMQ itself decides, without calling our processor. */
-const BULLMQ_FAILURES: Record<string, string> = {
-  'job stalled more than allowable limit': 'stalled',
-  'job started more than allowable limit': 'stalled',
-};
-
 export interface RunningPokemonWorker {
   worker: Worker<PokemonJobData, PokemonJobResult>;
   /** Stop taking jobs, let those in flight finish (up to `timeoutMs`), then disconnect. */
@@ -47,67 +44,65 @@ export interface RunningPokemonWorker {
 }
 
 export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorker {
-  const { config, client, store, recorder, log, workerId } = deps;
+  const { config, client, store, batches, stats, log, workerId } = deps;
   let completed = 0;
   let failed = 0;
   let inFlight = 0;
   const startedAt = Date.now();
-  const commits = new GroupCommit(deps.redis, store, recorder);
+  const commits = new GroupCommit(deps.redis, store, batches);
 
-  const recordSafely = async (o: Parameters<OutcomeRecorder['record']>[0]) => {
-    try {
-      await recorder.record(o);
-    } catch (err) {
-      // Statistics must never fail a job whose record is safely stored.
-      log.warn({ err: (err as Error).message, id: o.id }, 'could not record job timing');
-    }
+  /** Stores the record (if any) and counts the outcome; resolves once both are in Redis. */
+  const finish = async (work: FinishedWork): Promise<void> => {
+    const count = await commits.commit(work);
+    // A job that ran twice is counted once, in its batch and in the fleet statistics alike.
+    if (count === OutcomeCount.duplicate) return;
+    stats.record(work.job);
+    if (work.job.outcome === 'completed') completed++;
+    else failed++;
   };
 
-  const processor = async (job: Job<PokemonJobData>): Promise<PokemonJobResult> => {
+  const processor = async (job: Job<PokemonJobData>, token?: string): Promise<PokemonJobResult> => {
     const { id, batchId, refresh } = job.data;
-    const waitMs = (job.processedOn ?? Date.now()) - job.timestamp;
-    const retried = job.attemptsMade > 0;
+    const base = { id, batchId, attemptsMade: job.attemptsMade, waitMs: (job.processedOn ?? Date.now()) - job.timestamp };
     inFlight++;
     try {
-      // A job can outlive the producer's check (two batches, a retention window that let the same
-      // id be queued again): the store is the cache, so a stored id costs no request.
+      // A job can outlive the producer's check (a job re-run after its worker died, say): the
+      // store is the cache, so a stored id costs no request.
       if (!refresh && (await store.has(id))) {
-        await recordSafely({ id, batchId, outcome: 'completed', waitMs, totalMs: Date.now() - job.timestamp, workerId, retried });
-        completed++;
+        await finish({ job: { ...base, outcome: 'completed', cached: true, totalMs: Date.now() - job.timestamp } });
         return { cached: true };
       }
-      try {
-        const fetched = await client.fetchRecord(id);
-        const { record } = fetched;
-        // The record and its statistics go in one transaction, shared with the jobs that finish
-        // in the same event-loop turn; this job completes only once that transaction has run.
-        const { statsError } = await commits.commit({
-          record,
-          rawGzipped: fetched.gzipped,
-          outcome: { id, batchId, outcome: 'completed', waitMs, fetchMs: fetched.fetchMs, totalMs: Date.now() - job.timestamp, workerId, retried },
-        });
-        if (statsError) log.warn({ err: statsError.message, id }, 'could not record job timing');
-        completed++;
-        return { cached: false, fetchMs: Math.round(fetched.fetchMs) };
-      } catch (err) {
-        if (err instanceof RateLimitedError) {
-          log.warn({ id, pauseMs: err.retryAfterMs }, 'API answered 429: pausing the whole queue');
-          await deps.queue.rateLimit(err.retryAfterMs);
-          throw Worker.RateLimitError();
-        }
-        const reason = err instanceof PokeApiError ? err.reason : 'internal';
-        const permanent = err instanceof PokeApiError && !err.retryable;
-        const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        if (permanent || lastAttempt) {
-          await recordSafely({ id, batchId, outcome: 'failed', reason, waitMs, totalMs: Date.now() - job.timestamp, workerId, retried });
-          failed++;
-        } else {
-          await recorder.recordRetry(batchId, reason).catch(() => undefined);
-        }
-        log.debug({ id, reason, attempt: job.attemptsMade + 1, err: (err as Error).message }, 'job attempt failed');
-        if (permanent) throw new UnrecoverableError((err as Error).message);
-        throw err;
+      const fetched = await client.fetchRecord(id);
+      await finish({
+        record: fetched.record,
+        rawGzipped: fetched.gzipped,
+        job: { ...base, outcome: 'completed', cached: false, fetchMs: fetched.fetchMs, totalMs: Date.now() - job.timestamp },
+      });
+      return { cached: false, fetchMs: Math.round(fetched.fetchMs) };
+    } catch (err) {
+      const action = actionFor(err);
+      log.debug({ id, reason: action.reason, attempt: job.attemptsMade + 1, err: (err as Error).message }, 'job attempt failed');
+      if (action.kind === 'pause-queue') {
+        log.warn({ id, pauseMs: action.pauseMs }, 'API answered 429: pausing the whole queue');
+        await deps.queue.rateLimit(action.pauseMs);
+        throw Worker.RateLimitError();
       }
+      const final = action.kind === 'fail' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (final) {
+        const outcome: FinishedJob = { ...base, outcome: 'failed', reason: action.reason, cached: false, totalMs: Date.now() - job.timestamp };
+        try {
+          await finish({ job: outcome });
+        } catch (recordErr) {
+          // Failing the job uncounted would leave its batch waiting for ever: run it again later
+          // instead, without using an attempt.
+          log.warn({ id, err: (recordErr as Error).message }, 'could not count a failed job; it will run again');
+          await job.moveToDelayed(Date.now() + Math.max(1000, config.backoffMs), token);
+          throw new DelayedError();
+        }
+      }
+      if (action.kind === 'fail') throw new UnrecoverableError((err as Error).message);
+      if (!final) stats.recordRetry(action.reason);
+      throw err;
     } finally {
       inFlight--;
     }
@@ -125,19 +120,21 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     maxStalledCount: config.maxStalledCount,
   });
 
+  // Failures BullMQ decides without calling the processor: a job that stalled too often.
   worker.on('failed', (job, err) => {
-    if (!job) return;
-    const reason = BULLMQ_FAILURES[err.message];
-    if (!reason) return;
-    failed++;
+    const reason = job ? bullmqFailureReason(job) : undefined;
+    if (!job || !reason) return;
     log.error({ id: job.data.id, reason }, `job ${job.id} failed: ${err.message} (it crashed or hung every worker that ran it)`);
-    void recordSafely({
-      id: job.data.id, batchId: job.data.batchId, outcome: 'failed', reason,
-      waitMs: (job.processedOn ?? Date.now()) - job.timestamp, totalMs: Date.now() - job.timestamp, workerId, retried: true,
-    });
+    const now = Date.now();
+    const outcome: FinishedJob = {
+      id: job.data.id, batchId: job.data.batchId, outcome: 'failed', reason, cached: false, attemptsMade: job.attemptsMade,
+      waitMs: (job.processedOn ?? now) - job.timestamp, totalMs: now - job.timestamp,
+    };
+    finish({ job: outcome }).catch((e: Error) => log.warn({ err: e.message, id: job.data.id }, 'could not count a stalled job'));
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
 
+  stats.start();
   const heartbeat = new WorkerHeartbeatPublisher(deps.connection, config.queuePrefix, () => ({
     id: workerId,
     host: workerId.split(':')[0]!,
@@ -148,6 +145,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     completed,
     failed,
     inFlight,
+    jobsPerSecond: stats.ownJobsPerSecond(startedAt),
   }));
   heartbeat.start();
 
@@ -162,21 +160,8 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       const forced = await Promise.race([graceful, deadline]);
       clearTimeout(timer);
       if (forced) await worker.close(true);
-      await heartbeat.stop();
+      await Promise.all([heartbeat.stop(), stats.stop()]);
       return { forced };
     },
   };
-}
-
-/**
- * BullMQ's limiter is queue-wide (every worker shares one counter in Redis) and counts in fixed
- * windows, so "20 per 1000 ms" lets 20 start at the end of one window and 20 more at the start of
- * the next: 40 in one second. Ten times smaller windows keep any sliding second near the limit.
- * With the limit off a limiter is still set (very high): a 429's queue-wide pause only takes
- * effect when there is one.
- */
-export function limiterFor(perSecond: number): { max: number; duration: number } {
-  if (perSecond <= 0) return { max: 1_000_000, duration: 1000 };
-  const max = Math.max(1, Math.floor(perSecond / 10));
-  return { max, duration: Math.ceil((1000 * max) / perSecond) };
 }

@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
-import type { RedisClient } from '../redis/connection';
-import { jobIdFor, keysFor } from '../redis/keys';
-import { BATCH_TTL_SECONDS } from '../stats/outcome-recorder';
-import type { PokemonJobData } from '../types';
-import { newBatchId } from './batch-id';
-import { EnqueueScripts } from './enqueue-scripts';
-import { jobOptions, type PokemonQueue } from './pokemon-queue';
+import { newBatchId } from '../batch/batch-id';
+import type { BatchStore } from '../batch/batch-store';
 import type { Config } from '../config/variables';
+import { jobIdFor } from '../redis/schema';
+import type { PokemonJobData } from '../types';
+import { jobOptions } from './job-policy';
+import type { PokemonQueue } from './pokemon-queue';
 
 export interface EnqueueRequest {
   ids: readonly number[];
@@ -16,12 +15,13 @@ export interface EnqueueRequest {
   spec: string;
 }
 
+/** What enqueueing a batch did: `enqueue --json` prints it. */
 export interface EnqueueResult {
   batchId: string;
   requested: number;
   /** New jobs this batch added (and owns). */
   added: number;
-  /** Ids another batch had already queued or started: not added again. */
+  /** Ids another batch had already queued or started: not added again, but waited for. */
   alreadyQueued: number;
   /** Ids already in the store: skipped, no request made (unless refresh). */
   alreadyStored: number;
@@ -29,8 +29,8 @@ export interface EnqueueResult {
 
 export interface ProducerDeps {
   config: Config;
-  redis: RedisClient;
   queue: PokemonQueue;
+  batches: BatchStore;
   log: Logger;
 }
 
@@ -42,69 +42,35 @@ export const ADD_BULK_IN_FLIGHT = 2;
 /**
  * Enqueues one batch: one job per id not yet stored and not already queued. Idempotent: a job
  * id is `pokemon-<id>`, so BullMQ itself refuses a second copy of a queued id, even from two
- * producers racing.
+ * producers racing; ids another batch is fetching are adopted (waited for), not added again.
  */
 export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Promise<EnqueueResult> {
-  const { config, redis, queue } = deps;
-  const keys = keysFor(config.queuePrefix);
+  const { config, queue, batches } = deps;
   const batchId = newBatchId();
-  const scripts = new EnqueueScripts(redis);
-  const jobKeyPrefix = queue.toKey(jobIdFor(0)).slice(0, -1);
-  const classified = await scripts.classify(keys.records, jobKeyPrefix, req.refresh, req.ids);
-  const stored = new Set(classified.stored);
-  const adopted: number[] = [];
-  const toAdd = classified.fresh;
-  // All at once, not one id after another: ioredis pipelines them on the one connection, so a
-  // repeated `--refresh` of 151 kept jobs costs two round trips instead of 302 (66 ms measured).
-  const states = await Promise.all(classified.queued.map((id) => queue.getJobState(jobIdFor(id))));
-  const finished: number[] = [];
-  for (const [i, id] of classified.queued.entries()) {
-    const state = states[i];
-    if (state === 'completed' && !req.refresh) {
-      // It finished between our store check and now: the record is there, nothing to fetch.
-      stored.add(id);
-      continue;
-    }
-    if (state === 'completed' || state === 'failed' || state === 'unknown') {
-      // A finished job kept for inspection would make BullMQ ignore the new one: clear it first.
-      if (state !== 'unknown') finished.push(id);
-      toAdd.push(id);
-    } else {
-      adopted.push(id);
-    }
-  }
-  await Promise.all(finished.map((id) => queue.remove(jobIdFor(id))));
+  const ids = await batches.classify(req.ids, req.refresh);
+  // A finished job kept for inspection would make BullMQ ignore the new one: clear it first. All
+  // at once, not one after another: ioredis pipelines them on the one connection.
+  await Promise.all(ids.finished.map((id) => queue.remove(jobIdFor(id))));
+  const toAdd = [...ids.fresh, ...ids.finished].sort((a, b) => a - b);
 
-  const now = Date.now();
-  const batchKey = keys.batch(batchId);
-  const tx = redis.multi();
-  tx.hset(batchKey, {
+  await batches.create({
+    batchId,
     spec: req.spec,
-    createdAt: now,
     requested: req.ids.length,
     added: toAdd.length,
-    queued: adopted.length,
-    stored: stored.size,
-    refresh: req.refresh ? 1 : 0,
-    ...(toAdd.length === 0 && adopted.length === 0 ? { finishedAt: now } : {}),
+    queued: ids.live.length,
+    stored: ids.stored.length,
+    refresh: req.refresh,
   });
-  tx.expire(batchKey, BATCH_TTL_SECONDS);
-  tx.zadd(keys.batches, now, batchId);
-  if (adopted.length) {
-    tx.sadd(keys.batchAdopted(batchId), ...adopted.map(String));
-    tx.expire(keys.batchAdopted(batchId), BATCH_TTL_SECONDS);
-  }
-  await tx.exec();
+  if (ids.live.length) await batches.adopt(batchId, ids.live, 'adopt');
 
   const opts = jobOptions(config);
-  const chunks: number[][] = [];
-  for (let i = 0; i < toAdd.length; i += ADD_BULK_CHUNK) chunks.push(toAdd.slice(i, i + ADD_BULK_CHUNK));
   let next = 0;
   let failed = false;
   const addChunks = async () => {
     // After one chunk fails, the other lane stops too: the caller sees the error, not more work.
-    while (next < chunks.length && !failed) {
-      const chunk = chunks[next++]!;
+    while (next < toAdd.length && !failed) {
+      const chunk = toAdd.slice(next, (next += ADD_BULK_CHUNK));
       try {
         await queue.addBulk(
           chunk.map((id) => ({
@@ -122,24 +88,17 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
   // Two chunks in flight: while Redis runs one chunk's scripts, this process builds and packs the
   // next, so neither side idles (bare addBulk: ~1.5x the rate of one chunk at a time, bench/RESULTS.md §4). One
   // connection carries both, so Redis still adds the chunks in id order.
-  await Promise.all(Array.from({ length: Math.min(ADD_BULK_IN_FLIGHT, chunks.length) }, addChunks));
+  await Promise.all(Array.from({ length: Math.min(ADD_BULK_IN_FLIGHT, Math.ceil(toAdd.length / ADD_BULK_CHUNK)) }, addChunks));
   // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
-  // then kept its job (same job id) and ignored ours. Those are adopted, not added: otherwise this
-  // batch would wait forever for jobs that report to the other batch.
-  const lost = await scripts.ownedElsewhere(keys.records, jobKeyPrefix, batchId, toAdd);
-  if (lost.length) {
-    const fix = redis.multi();
-    fix.hincrby(batchKey, 'added', -lost.length);
-    fix.hincrby(batchKey, 'queued', lost.length);
-    fix.sadd(keys.batchAdopted(batchId), ...lost.map(String));
-    fix.expire(keys.batchAdopted(batchId), BATCH_TTL_SECONDS);
-    fix.hmget(batchKey, 'added', 'completed', 'failed');
-    const replies = (await fix.exec()) ?? [];
-    const [added, completed, failed] = (replies[4]?.[1] as (string | null)[]).map((v) => Number(v ?? 0)) as [number, number, number];
-    // Our own jobs may all be done already, in which case no worker will mark the batch finished.
-    if (completed + failed >= added) await redis.hsetnx(batchKey, 'finishedAt', Date.now());
-  }
-  const added = toAdd.length - lost.length;
-  deps.log.debug({ batchId, added, raced: lost.length }, 'batch enqueued');
-  return { batchId, requested: req.ids.length, added, alreadyQueued: adopted.length + lost.length, alreadyStored: stored.size };
+  // then kept its job (same job id) and ignored ours. Those are adopted, not counted as ours:
+  // otherwise this batch would wait forever for jobs that report to the other batch.
+  const raced = toAdd.length ? await batches.adopt(batchId, toAdd, 'check') : 0;
+  deps.log.debug({ batchId, added: toAdd.length - raced, raced }, 'batch enqueued');
+  return {
+    batchId,
+    requested: req.ids.length,
+    added: toAdd.length - raced,
+    alreadyQueued: ids.live.length + raced,
+    alreadyStored: ids.stored.length,
+  };
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { RedisClient } from '../redis/connection';
-import { keysFor } from '../redis/keys';
+import { keysFor } from '../redis/schema';
 
 /** What a worker tells everyone about itself, every {@link HEARTBEAT_INTERVAL_MS}. */
 export interface WorkerHeartbeat {
@@ -14,6 +14,8 @@ export interface WorkerHeartbeat {
   completed: number;
   failed: number;
   inFlight: number;
+  /** Jobs it finished per second over the last minute (or since it started, if later). */
+  jobsPerSecond: number;
 }
 
 export const HEARTBEAT_INTERVAL_MS = 2000;

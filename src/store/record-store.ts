@@ -1,7 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { PokemonRecord } from '../types';
 import type { RedisClient } from '../redis/connection';
-import { keysFor, type Keys } from '../redis/keys';
+import { decodeRecord, encodeRecord, keysFor, type Keys } from '../redis/schema';
 
 /**
  * Where records live: Redis hashes under QUEUE_PREFIX. Writing is idempotent: the same id always
@@ -32,7 +32,7 @@ export class RecordStore {
     const names: string[] = [];
     const raw: (string | Buffer)[] = [];
     for (const { record, rawGzipped } of items) {
-      records.push(String(record.id), JSON.stringify(record));
+      records.push(String(record.id), encodeRecord(record));
       names.push(record.name, String(record.id));
       if (rawGzipped) raw.push(String(record.id), rawGzipped);
     }
@@ -45,25 +45,9 @@ export class RecordStore {
     return (await this.redis.hexists(this.keys.records, String(id))) === 1;
   }
 
-  /** Which of `ids` are stored, in one round trip per 5000 ids. */
-  async whichStored(ids: readonly number[]): Promise<Set<number>> {
-    const stored = new Set<number>();
-    for (let i = 0; i < ids.length; i += 5000) {
-      const chunk = ids.slice(i, i + 5000);
-      const pipe = this.redis.pipeline();
-      for (const id of chunk) pipe.hexists(this.keys.records, String(id));
-      const results = (await pipe.exec()) ?? [];
-      results.forEach(([err, v], j) => {
-        if (err) throw err;
-        if (v === 1) stored.add(chunk[j]!);
-      });
-    }
-    return stored;
-  }
-
   async get(id: number): Promise<PokemonRecord | null> {
     const json = await this.redis.hget(this.keys.records, String(id));
-    return json ? (JSON.parse(json) as PokemonRecord) : null;
+    return json ? decodeRecord(json) : null;
   }
 
   async getByName(name: string): Promise<PokemonRecord | null> {
@@ -108,6 +92,6 @@ export class RecordStore {
 
   private async getMany(ids: number[]): Promise<PokemonRecord[]> {
     const values = await this.redis.hmget(this.keys.records, ...ids.map(String));
-    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as PokemonRecord);
+    return values.filter((v): v is string => v !== null).map(decodeRecord);
   }
 }

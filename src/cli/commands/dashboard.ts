@@ -19,7 +19,7 @@ export function registerDashboard(program: Command): void {
         });
         // express, bull-board and prom-client load only here: other commands start faster without them.
         const { describeDashboard, startDashboard } = await import('../../dashboard/server');
-        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
+        const ctx = await openContext(config, log, { startup: 'fail-fast' });
         try {
           const running = await startDashboard({ ...ctx, dashboard }).catch((err: NodeJS.ErrnoException) => {
             if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { hasFailures } from '../../batch/batch';
+import { BatchWatch, FinishedBatches } from '../../batch/batch-watch';
 import { ExitCode } from '../../config/errors';
+import type { Config } from '../../config/variables';
 import { parseSpecs } from '../../ids/parse-spec';
-import { waitForBatch } from '../../queue/batch-waiter';
 import { enqueueBatch, type EnqueueResult } from '../../queue/producer';
-import { openContext, type AppContext } from '../context';
+import { createPokeApiClient, openContext, type AppContext } from '../context';
 import { formatSummary } from '../format-summary';
 import { createProgressDisplay } from '../progress-display';
 import { runCommand, UserFacingError } from '../run-command';
@@ -15,20 +17,22 @@ export function registerEnqueue(program: Command): void {
     .argument('<spec...>', 'ids, ranges, comma lists, or all')
     .option('--wait', 'show progress until the batch is done, then a summary; exit 1 if any job failed')
     .option('--refresh', 'fetch again ids that are already stored')
-    .option('--json', 'print the result as JSON on stdout')
+    .option('--json', 'print the result as one JSON document on stdout (with --wait: the summary)')
     .action((specs: string[], opts: { wait?: boolean; refresh?: boolean; json?: boolean }) =>
       runCommand({}, async (config, log) => {
         // Parse before connecting: bad input must change nothing and fail fast.
         const parsed = parseSpecs(specs);
-        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 4 });
+        const ctx = await openContext(config, log, { startup: 'fail-fast' });
         try {
-          const ids = parsed.all ? mergeIds(parsed.ids, await listAll(ctx)) : parsed.ids;
+          const ids = parsed.all ? mergeIds(parsed.ids, await listAll(config)) : parsed.ids;
           const result = await enqueueBatch(ctx, { ids, refresh: !!opts.refresh, spec: specs.join(' ') });
-          if (!opts.json || opts.wait) process.stdout.write(`${describeEnqueue(result)}\n`);
-          if (!opts.wait) {
-            if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+          if (opts.json && !opts.wait) {
+            process.stdout.write(`${JSON.stringify(result)}\n`);
             return ExitCode.ok;
           }
+          // With --json, stdout carries the summary alone: the human line goes to stderr.
+          (opts.json ? process.stderr : process.stdout).write(`${describeEnqueue(result)}\n`);
+          if (!opts.wait) return ExitCode.ok;
           return await waitAndSummarize(ctx, result.batchId, !!opts.json);
         } finally {
           await ctx.close();
@@ -41,22 +45,30 @@ export function describeEnqueue(r: EnqueueResult): string {
   return `batch ${r.batchId}: ${r.requested} requested, ${r.added} added, ${r.alreadyQueued} already queued, ${r.alreadyStored} already stored`;
 }
 
-/** Shows progress until the batch is done, prints the summary, and returns the exit code. */
+/** Shows progress (on stderr) until the batch is done, prints the summary, and returns the exit code. */
 export async function waitAndSummarize(ctx: AppContext, batchId: string, json = false): Promise<number> {
-  const display = createProgressDisplay();
-  const outcome = await waitForBatch({ redis: ctx.redis, queue: ctx.queue, prefix: ctx.config.queuePrefix, log: ctx.log }, batchId, (p) =>
-    display.update(p),
-  );
-  display.stop();
-  process.stdout.write(`${json ? JSON.stringify(outcome) : formatSummary(outcome)}\n`);
-  return outcome.failed + outcome.adopted.failed > 0 ? ExitCode.failure : ExitCode.ok;
+  const finished = new FinishedBatches(ctx.redis, ctx.batches.keys.batchFinishedChannel, ctx.log);
+  try {
+    const watch = new BatchWatch({ batches: ctx.batches, finished, log: ctx.log }, batchId);
+    const display = createProgressDisplay();
+    for await (const p of watch.progress()) display.update(p);
+    display.stop();
+    const summary = await watch.done();
+    process.stdout.write(`${json ? JSON.stringify(summary) : formatSummary(summary)}\n`);
+    return hasFailures(summary) ? ExitCode.failure : ExitCode.ok;
+  } finally {
+    finished.close();
+  }
 }
 
-async function listAll(ctx: AppContext): Promise<number[]> {
+async function listAll(config: Config): Promise<number[]> {
+  const client = createPokeApiClient(config, { connections: 4 });
   try {
-    return await ctx.client.listAllIds();
+    return await client.listAllIds();
   } catch (err) {
-    throw new UserFacingError(`cannot list every id from ${ctx.config.pokeapiUrl}: ${(err as Error).message}`);
+    throw new UserFacingError(`cannot list every id from ${config.pokeapiUrl}: ${(err as Error).message}`);
+  } finally {
+    await client.close();
   }
 }
 

@@ -19,7 +19,7 @@ export function registerExport(program: Command): void {
         if (opts.format !== 'jsonl' && opts.format !== 'csv') {
           throw new UserFacingError(`--format must be jsonl or csv (got "${opts.format}")`, ExitCode.usage);
         }
-        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
+        const ctx = await openContext(config, log, { startup: 'fail-fast' });
         const out = opts.out ? createWriteStream(opts.out) : process.stdout;
         // `pokequeue export | head` closes the pipe early: that is the reader's choice, not an error.
         if (out === process.stdout) process.stdout.on('error', (err: NodeJS.ErrnoException) => err.code === 'EPIPE' && process.exit(0));

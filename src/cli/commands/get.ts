@@ -16,7 +16,7 @@ export function registerGet(program: Command): void {
         if (!/^[1-9]\d{0,6}$/.test(key) && !/^[a-z0-9][a-z0-9.'-]{0,79}$/.test(key)) {
           throw new UserFacingError(`"${idOrName}" is neither an id (a positive whole number) nor a Pokémon name`, ExitCode.usage);
         }
-        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
+        const ctx = await openContext(config, log, { startup: 'fail-fast' });
         try {
           const record = await ctx.store.lookup(key);
           if (!record) {

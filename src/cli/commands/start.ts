@@ -6,11 +6,12 @@ import { parseDashboardConfig } from '../../config/dashboard-variables';
 import { parseSpecs } from '../../ids/parse-spec';
 import { enqueueBatch } from '../../queue/producer';
 import { startPokemonWorker } from '../../queue/pokemon-worker';
+import { FleetStatsRecorder } from '../../stats/recorder';
 import { workerIdFor } from '../../queue/worker-heartbeat';
 import { createRedis } from '../../redis/connection';
 import { isPortOpen, startRedisServer, type LocalRedisServer } from '../../redis/local-server';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
-import { openContext } from '../context';
+import { createPokeApiClient, openContext } from '../context';
 import { describeEnqueue, waitAndSummarize } from './enqueue';
 import { flag, runCommand, UserFacingError } from '../run-command';
 
@@ -73,12 +74,14 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     const localRedis = await ensureRedis(config, log);
     if (localRedis) cleanups.push(() => localRedis.stop());
 
-    const ctx = await openContext(config, log, { startup: 'fail-fast', parseThreads: config.parseThreads });
+    const ctx = await openContext(config, log, { startup: 'fail-fast' });
     cleanups.push(() => ctx.close());
+    const client = createPokeApiClient(config, { connections: config.workerConcurrency, parseThreads: config.parseThreads });
+    cleanups.push(() => client.close());
     // The local server started above keeps an append-only file; a shared dev Redis may not.
     await warnAboutRedisSettings(ctx.redis, log);
     if (mode === 'start') {
-      const probe = await ctx.client.probe();
+      const probe = await client.probe();
       if (!probe.ok) {
         throw new UserFacingError(
           `cannot reach the PokeAPI at ${config.pokeapiUrl} (${probe.problem}). ` +
@@ -97,7 +100,14 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     cleanups.push(() => dashboard.close());
     process.stdout.write(`${describeDashboard(dashboard.url)}\n`);
     const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
-    const worker = startPokemonWorker({ ...ctx, connection, workerId: workerIdFor(), concurrency: config.workerConcurrency });
+    const worker = startPokemonWorker({
+      ...ctx,
+      connection,
+      client,
+      stats: new FleetStatsRecorder(ctx.redis, config.queuePrefix, log),
+      workerId: workerIdFor(),
+      concurrency: config.workerConcurrency,
+    });
     cleanups.push(async () => {
       await worker.close(5000);
       connection.disconnect();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { readQueueStatus } from '../../stats/queue-status';
+import { readQueueStatus } from '../../queue/queue-status';
 import { openContext } from '../context';
 import { runCommand } from '../run-command';
 
@@ -10,7 +10,7 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print one JSON object: { workers, counts, stored, ... }')
     .action((opts: { json?: boolean }) =>
       runCommand({}, async (config, log) => {
-        const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 1 });
+        const ctx = await openContext(config, log, { startup: 'fail-fast' });
         try {
           const s = await readQueueStatus({ ...ctx, prefix: config.queuePrefix });
           if (opts.json) {
@@ -18,13 +18,19 @@ export function registerStatus(program: Command): void {
             return;
           }
           const c = s.counts;
+          const eta = (s: number | null) => (s === null ? '?' : `${Math.ceil(s)}s`);
           const out = [
             `queue ${config.queuePrefix}${s.paused ? ' (paused)' : ''}: ${c.waiting ?? 0} waiting, ${c.active ?? 0} active, ${c.delayed ?? 0} delayed, ${c.prioritized ?? 0} prioritized, ${c.completed ?? 0} completed, ${c.failed ?? 0} failed (kept)`,
             `stored records: ${s.stored}`,
             `live workers: ${s.workers}`,
-            ...s.workerList.map((w) => `  ${w.id}  concurrency ${w.concurrency}, in flight ${w.inFlight}, done ${w.completed}, failed ${w.failed}`),
+            ...s.workerList.map(
+              (w) => `  ${w.id}  concurrency ${w.concurrency}, in flight ${w.inFlight}, done ${w.completed}, failed ${w.failed}, ${w.jobsPerSecond.toFixed(1)} jobs/s`,
+            ),
             `batches in progress: ${s.batchesInProgress.length}`,
-            ...s.batchesInProgress.map((b) => `  ${b.batchId} (${b.spec}): ${b.completed + b.failed}/${b.added} done, ${b.failed} failed`),
+            ...s.batchesInProgress.map(
+              (b) =>
+                `  ${b.batchId} (${b.spec}): ${b.done}/${b.total} done, ${b.failed + b.adopted.failed} failed, ${b.averageJobsPerSecond.toFixed(1)} jobs/s, ETA ${eta(b.etaSeconds)}`,
+            ),
           ];
           process.stdout.write(`${out.join('\n')}\n`);
         } finally {

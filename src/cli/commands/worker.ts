@@ -4,10 +4,11 @@ import type { Logger } from 'pino';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
 import { startPokemonWorker } from '../../queue/pokemon-worker';
+import { FleetStatsRecorder } from '../../stats/recorder';
 import { workerIdFor } from '../../queue/worker-heartbeat';
 import { createRedis, describeRedis } from '../../redis/connection';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
-import { openContext } from '../context';
+import { createPokeApiClient, openContext } from '../context';
 import { flag, runCommand, UserFacingError } from '../run-command';
 import { WORKER_READY_MESSAGE } from '../worker-ready';
 
@@ -69,12 +70,15 @@ export async function runSupervisedWorkers(config: Config, log: Logger, processe
  */
 export async function runWorkerProcess(config: Config, log: Logger): Promise<number> {
   log.info(`worker starting: ${describeRedis(config)}, API ${config.pokeapiUrl}, concurrency ${config.workerConcurrency}`);
-  const ctx = await openContext(config, log, { startup: 'wait', parseThreads: config.parseThreads });
+  const ctx = await openContext(config, log, { startup: 'wait' });
   await warnAboutRedisSettings(ctx.redis, log);
   const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
+  const client = createPokeApiClient(config, { connections: config.workerConcurrency, parseThreads: config.parseThreads });
   const running = startPokemonWorker({
     ...ctx,
     connection,
+    client,
+    stats: new FleetStatsRecorder(ctx.redis, config.queuePrefix, log),
     workerId: workerIdFor(),
     concurrency: config.workerConcurrency,
   });
@@ -91,6 +95,7 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
       log.info(`${signal}: finishing jobs in flight (up to ${config.shutdownTimeoutMs} ms; ${signal} again to force)`);
       void running.close().then(async ({ forced }) => {
         connection.disconnect();
+        await client.close().catch(() => undefined);
         await ctx.close();
         log.info(forced ? 'shutdown deadline passed: stopped with jobs in flight (they will be retried)' : 'worker stopped cleanly');
         resolve(ExitCode.ok);

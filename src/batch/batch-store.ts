@@ -1,0 +1,224 @@
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
+import {
+  BATCH_FIELD,
+  BATCH_TTL_SECONDS,
+  decodeHistogramField,
+  FAILURE_FIELD_PREFIX,
+  jobIdFor,
+  keysFor,
+  PHASES,
+  type Keys,
+  type Phase,
+} from '../redis/schema';
+import { AdoptMode, defineScript, IdState, OutcomeCode, OutcomeCount } from '../redis/scripts';
+import { bucketUpperBound, Histogram } from '../stats/histogram';
+import type { FinishedJob } from '../types';
+import type { BatchSnapshot, BatchSummary } from './batch';
+
+/** What a new batch is made of, as the producer decided it. */
+export interface NewBatch {
+  batchId: string;
+  spec: string;
+  requested: number;
+  added: number;
+  queued: number;
+  stored: number;
+  refresh: boolean;
+}
+
+/** Ids per script call: long enough to amortize a round trip, short enough not to block Redis. */
+const SCRIPT_CHUNK = 5000;
+
+type Scripts = {
+  pokequeueClassifyIds(recordsKey: string, jobKeyPrefix: string, refresh: string, ...ids: string[]): Promise<number[]>;
+  pokequeueCreateBatch(batchKey: string, batchesKey: string, ...args: (string | number)[]): Promise<number>;
+  pokequeueAdoptIds(adoptersKey: string, recordsKey: string, batchKey: string, ...args: (string | number)[]): Promise<[number, number]>;
+  pokequeueRecordOutcomes(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+};
+
+/** The scalar fields a snapshot reads, in HMGET order. */
+const SNAPSHOT_FIELDS = [
+  BATCH_FIELD.spec, BATCH_FIELD.createdAt, BATCH_FIELD.finishedAt, BATCH_FIELD.requested, BATCH_FIELD.added,
+  BATCH_FIELD.queued, BATCH_FIELD.stored, BATCH_FIELD.completed, BATCH_FIELD.failed, BATCH_FIELD.retried,
+  BATCH_FIELD.retries, BATCH_FIELD.cached, BATCH_FIELD.adoptedCompleted, BATCH_FIELD.adoptedFailed,
+] as const;
+
+/**
+ * The owner of every batch's state in Redis: creating and adopting (the producer), counting each
+ * job's outcome (the worker's group commit, through record-outcomes), and reading snapshots and
+ * summaries (everyone else). Per job, counting costs O(1) Redis work: one bit in the batch's
+ * `done` bitmap (which also keeps a job that runs twice from counting twice) and a look in the
+ * adopters hash; counters and histograms are added up per call.
+ */
+export class BatchStore {
+  readonly keys: Keys;
+
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+  ) {
+    this.keys = keysFor(prefix);
+    defineScript(redis, 'pokequeueClassifyIds', 'classify-ids', 1);
+    defineScript(redis, 'pokequeueCreateBatch', 'create-batch', 2);
+    defineScript(redis, 'pokequeueAdoptIds', 'adopt-ids', 3);
+    defineScript(redis, 'pokequeueRecordOutcomes', 'record-outcomes');
+  }
+
+  private get scripts(): Scripts {
+    return this.redis as unknown as Scripts;
+  }
+
+  /** Sorts ids by what the producer must do with each (see classify-ids.lua). */
+  async classify(ids: readonly number[], refresh: boolean): Promise<{ fresh: number[]; stored: number[]; live: number[]; finished: number[] }> {
+    const out = { fresh: [] as number[], stored: [] as number[], live: [] as number[], finished: [] as number[] };
+    const jobKeyPrefix = this.jobKeyPrefix();
+    for (let i = 0; i < ids.length; i += SCRIPT_CHUNK) {
+      const chunk = ids.slice(i, i + SCRIPT_CHUNK);
+      const codes = await this.scripts.pokequeueClassifyIds(this.keys.records, jobKeyPrefix, refresh ? '1' : '0', ...chunk.map(String));
+      codes.forEach((code, j) => {
+        const list = code === IdState.stored ? out.stored : code === IdState.live ? out.live : code === IdState.finished ? out.finished : out.fresh;
+        list.push(chunk[j]!);
+      });
+    }
+    return out;
+  }
+
+  /** Writes a new batch; resolves true when it is finished at once (it waits for nothing). */
+  async create(b: NewBatch, now = Date.now()): Promise<boolean> {
+    const fields: (string | number)[] = [
+      BATCH_FIELD.spec, b.spec, BATCH_FIELD.requested, b.requested, BATCH_FIELD.added, b.added,
+      BATCH_FIELD.queued, b.queued, BATCH_FIELD.stored, b.stored, BATCH_FIELD.refresh, b.refresh ? 1 : 0,
+    ];
+    const finished = await this.scripts.pokequeueCreateBatch(
+      this.keys.batch(b.batchId), this.keys.batches, b.batchId, now, BATCH_TTL_SECONDS, this.keys.batchFinishedChannel, ...fields,
+    );
+    return finished === 1;
+  }
+
+  /**
+   * Makes the batch wait for `ids` whose jobs belong to other batches (adopt mode), or, after its
+   * own jobs were added (check mode), finds those of `ids` a racing producer had queued first and
+   * adopts them instead. Returns how many were adopted.
+   */
+  async adopt(batchId: string, ids: readonly number[], mode: keyof typeof AdoptMode): Promise<number> {
+    let adopted = 0;
+    for (let i = 0; i < ids.length; i += SCRIPT_CHUNK) {
+      const chunk = ids.slice(i, i + SCRIPT_CHUNK).map(String);
+      const [n] = await this.scripts.pokequeueAdoptIds(
+        this.keys.adopters, this.keys.records, this.keys.batch(batchId),
+        this.keys.batchPrefix, this.jobKeyPrefix(), batchId, Date.now(), this.keys.batchFinishedChannel, BATCH_TTL_SECONDS, AdoptMode[mode],
+        ...chunk,
+      );
+      adopted += n;
+    }
+    return adopted;
+  }
+
+  /**
+   * Adds one record-outcomes call for `jobs` to a transaction the caller executes (the worker's
+   * group commit). Its reply holds one {@link OutcomeCount} per job, in order.
+   */
+  queueOutcomes(tx: ChainableCommander, jobs: readonly FinishedJob[]): void {
+    const args: (string | number)[] = [this.keys.batchPrefix, Date.now(), BATCH_TTL_SECONDS, this.keys.batchFinishedChannel];
+    for (const j of jobs) {
+      args.push(
+        j.id, j.batchId, j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed, j.reason ?? '', j.cached ? '1' : '0', j.attemptsMade,
+        ...timing(j.waitMs), ...timing(j.fetchMs), ...timing(j.totalMs),
+      );
+    }
+    (tx as unknown as Scripts).pokequeueRecordOutcomes(1, this.keys.adopters, ...args);
+  }
+
+  async read(batchId: string): Promise<BatchSnapshot | null> {
+    return decodeSnapshot(batchId, await this.redis.hmget(this.keys.batch(batchId), ...SNAPSHOT_FIELDS));
+  }
+
+  /** Several snapshots in one round trip, in order; missing batches left out. */
+  async readMany(batchIds: readonly string[]): Promise<BatchSnapshot[]> {
+    if (batchIds.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of batchIds) pipe.hmget(this.keys.batch(id), ...SNAPSHOT_FIELDS);
+    const replies = (await pipe.exec()) ?? [];
+    const out: BatchSnapshot[] = [];
+    replies.forEach(([err, values], i) => {
+      if (err) throw err;
+      const snap = decodeSnapshot(batchIds[i]!, values as (string | null)[]);
+      if (snap) out.push(snap);
+    });
+    return out;
+  }
+
+  /** The most recent batch ids, newest first. */
+  async recentIds(limit = 20): Promise<string[]> {
+    return this.redis.zrevrange(this.keys.batches, 0, limit - 1);
+  }
+
+  /** The whole summary: one HGETALL, O(histogram buckets), whatever the batch's size. */
+  async summary(batchId: string, now = Date.now()): Promise<BatchSummary | null> {
+    const hash = await this.redis.hgetall(this.keys.batch(batchId));
+    return summaryFromHash(batchId, hash, now);
+  }
+
+  /** BullMQ's key of the job for id N is this plus N (`<p>:pokemon:pokemon-25`). */
+  private jobKeyPrefix(): string {
+    return this.keys.jobKeyPrefix + jobIdFor(0).slice(0, -1);
+  }
+}
+
+/** A duration as record-outcomes takes it: ms and bucket, or two empty strings for none. */
+function timing(ms: number | undefined): [string | number, string | number] {
+  if (ms === undefined) return ['', ''];
+  const v = Math.max(0, Math.ceil(ms));
+  return [v, bucketUpperBound(v)];
+}
+
+function decodeSnapshot(batchId: string, v: readonly (string | null)[]): BatchSnapshot | null {
+  const n = (i: number) => Number(v[i] ?? 0);
+  if (!v[1]) return null; // no createdAt: no such batch (or it expired)
+  return {
+    batchId,
+    spec: v[0] ?? '',
+    createdAt: n(1),
+    finishedAt: v[2] ? Number(v[2]) : null,
+    requested: n(3),
+    added: n(4),
+    queued: n(5),
+    stored: n(6),
+    completed: n(7),
+    failed: n(8),
+    retried: n(9),
+    retries: n(10),
+    cached: n(11),
+    adopted: { completed: n(12), failed: n(13) },
+  };
+}
+
+export function summaryFromHash(batchId: string, hash: Record<string, string>, now = Date.now()): BatchSummary | null {
+  const snap = decodeSnapshot(batchId, SNAPSHOT_FIELDS.map((f) => hash[f] ?? null));
+  if (!snap) return null;
+  const histograms = Object.fromEntries(PHASES.map((p) => [p, new Histogram()])) as Record<Phase, Histogram>;
+  const failures: Record<string, number> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    if (field.startsWith(FAILURE_FIELD_PREFIX)) {
+      failures[field.slice(FAILURE_FIELD_PREFIX.length) || 'unknown'] = Number(value);
+      continue;
+    }
+    const h = decodeHistogramField(field);
+    if (!h) continue;
+    const hist = histograms[h.phase];
+    if (h.kind === 'bucket') hist.addBucket(h.upperBoundMs, Number(value));
+    else if (h.kind === 'sum') hist.sumMs = Number(value);
+    else if (h.kind === 'max') hist.maxMs = Number(value);
+  }
+  const wallMs = Math.max(1, (snap.finishedAt ?? now) - snap.createdAt);
+  return {
+    ...snap,
+    wallMs,
+    jobsPerSecond: ((snap.completed + snap.failed) / wallMs) * 1000,
+    timing: { wait: histograms.wait.percentiles(), fetch: histograms.fetch.percentiles(), total: histograms.total.percentiles() },
+    failures,
+  };
+}
+
+export { OutcomeCount };
