@@ -15,7 +15,7 @@ export function registerEnqueue(program: Command): void {
     .argument('<spec...>', 'ids, ranges, comma lists, or all')
     .option('--wait', 'show progress until the batch is done, then a summary; exit 1 if any job failed')
     .option('--refresh', 'fetch again ids that are already stored')
-    .option('--json', 'print the result as JSON on stdout')
+    .option('--json', 'print one JSON document on stdout: the counts, or with --wait the batch summary')
     .action((specs: string[], opts: { wait?: boolean; refresh?: boolean; json?: boolean }) =>
       runCommand({}, async (config, log) => {
         // Parse before connecting: bad input must change nothing and fail fast.
@@ -24,11 +24,14 @@ export function registerEnqueue(program: Command): void {
         try {
           const ids = parsed.all ? mergeIds(parsed.ids, await listAll(ctx)) : parsed.ids;
           const result = await enqueueBatch(ctx, { ids, refresh: !!opts.refresh, spec: specs.join(' ') });
-          if (!opts.json || opts.wait) process.stdout.write(`${describeEnqueue(result)}\n`);
-          if (!opts.wait) {
-            if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+          // With --json, stdout carries exactly one JSON document (this result, or with --wait the
+          // batch's summary, which repeats these counts); the line for a human goes to stderr.
+          if (opts.json && !opts.wait) {
+            process.stdout.write(`${JSON.stringify(result)}\n`);
             return ExitCode.ok;
           }
+          (opts.json ? process.stderr : process.stdout).write(`${describeEnqueue(result)}\n`);
+          if (!opts.wait) return ExitCode.ok;
           return await waitAndSummarize(ctx, result.batchId, !!opts.json);
         } finally {
           await ctx.close();
