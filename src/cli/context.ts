@@ -31,7 +31,7 @@ export async function openContext(
   // once: one after the other cost a short command ~10 ms more.
   const queueConnection = createRedis(config, { startup: opts.startup, log });
   try {
-    await waitForRedis(redis, config, opts.startup === 'wait' ? 24 * 3600_000 : 4000);
+    await waitForRedis(redis, config, { startup: opts.startup });
   } catch (err) {
     redis.disconnect();
     queueConnection.disconnect();
