@@ -46,6 +46,8 @@ export function describeRedis(config: Config): string {
 
 /** How often a connection that keeps failing says why (per Redis, across a process's connections). */
 const REPORT_EVERY_MS = 4000;
+/** A TLS handshake on loopback or a LAN takes milliseconds: one still going after this is asked about. */
+const TLS_HANDSHAKE_PATIENCE_MS = 1000;
 const lastReported = new Map<string, number>();
 
 /**
@@ -72,7 +74,28 @@ class ConnectionTrouble extends EventEmitter<{ refusal: [RedisRefusal] }> {
       this.refusal = undefined;
       return;
     }
-    if (this.probing || Date.now() - this.lastProbe < REPORT_EVERY_MS) return;
+    this.probe();
+  }
+
+  /**
+   * A TLS handshake with a plain Redis never ends: the server waits for a line, the client for
+   * its answer, until the connect timeout (3 s). Asked after a second, the server says sooner.
+   */
+  onConnecting(): void {
+    if (!this.target?.tls) return;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = setTimeout(() => this.probe(), TLS_HANDSHAKE_PATIENCE_MS);
+    this.handshakeTimer.unref();
+  }
+
+  onConnected(): void {
+    clearTimeout(this.handshakeTimer);
+  }
+
+  private handshakeTimer?: NodeJS.Timeout;
+
+  private probe(): void {
+    if (!this.target || this.probing || Date.now() - this.lastProbe < REPORT_EVERY_MS) return;
     this.lastProbe = Date.now();
     this.probing = probeRedis(this.target)
       .then((found) => found && this.found(found))
@@ -153,6 +176,9 @@ export function createRedis(config: Config, opts: RedisConnectionOptions): Redis
     trouble = new ConnectionTrouble({ host: redis.options.host ?? '127.0.0.1', port: redis.options.port ?? 6379, tls: !!redis.options.tls });
   }
   troubles.set(client, trouble);
+  client.on('connecting', () => trouble.onConnecting());
+  client.on('connect', () => trouble.onConnected());
+  client.on('end', () => trouble.onConnected());
   client.on('ready', () => {
     if (everReady) opts.log.info(`reconnected to ${where}`);
     everReady = true;
