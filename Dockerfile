@@ -6,7 +6,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY workers ./workers
 COPY bench ./bench
 COPY scripts ./scripts
 # The build bundles the CLI and writes its V8 code cache: this image's Node is the one that reads it.
