@@ -26,7 +26,10 @@ export function chartJsFile(): string {
   return join(dirname(require.resolve('chart.js')), 'chart.umd.js');
 }
 
-/** The parse thread's script: always tsc's output, which a thread can load (ts-jest's sources it cannot). */
+/**
+ * The parse thread's script: always the built file, which a thread can load (ts-jest's sources it
+ * cannot). scripts/bundle-cli.js makes it self-contained, so the package ships it alone.
+ */
 export function parseThreadFile(): string {
   const file = join(packageRoot(), 'dist', 'src', 'pokeapi', 'parse-thread.js');
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);

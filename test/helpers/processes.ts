@@ -24,6 +24,11 @@ export interface SpawnOptions {
   readonly nodeArgs?: readonly string[];
   /** A command that runs node for us, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
   readonly via?: readonly string[];
+  /**
+   * Runs this instead of `node <cli>`, e.g. `['npx', '--no-install', 'pokequeue']`. Such a command
+   * gets a process group of its own, and signals go to the whole group: npx passes none on.
+   */
+  readonly command?: readonly string[];
   readonly cwd?: string;
   readonly uid?: number;
   readonly gid?: number;
@@ -31,8 +36,26 @@ export interface SpawnOptions {
 
 function spawnCli(args: readonly string[], env: Record<string, string>, opts: SpawnOptions): ChildProcess {
   const argv = [...(opts.nodeArgs ?? []), opts.cli ?? CLI, ...args];
-  const [command, ...rest] = opts.via?.length ? [...opts.via, process.execPath, ...argv] : [process.execPath, ...argv];
-  return spawn(command!, rest, { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, uid: opts.uid, gid: opts.gid });
+  const [command, ...rest] = opts.command
+    ? [...opts.command, ...args]
+    : opts.via?.length
+      ? [...opts.via, process.execPath, ...argv]
+      : [process.execPath, ...argv];
+  return spawn(command!, rest, {
+    env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, uid: opts.uid, gid: opts.gid, detached: !!opts.command,
+  });
+}
+
+/** Signals the process, or its whole group when it has one of its own (see {@link SpawnOptions.command}). */
+function signal(child: ChildProcess, opts: SpawnOptions, sig: NodeJS.Signals): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (opts.command && child.pid) {
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      // the group is gone already
+    }
+  } else child.kill(sig);
 }
 
 /** Runs `pokequeue ...args` to completion (bounded by timeoutMs) with a clean, explicit environment. */
@@ -44,7 +67,7 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      signal(child, opts, 'SIGKILL');
       reject(new Error(`pokequeue ${args.join(' ')} did not finish in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
     child.on('error', reject);
@@ -107,7 +130,7 @@ export async function startCliProcess(
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   await new Promise<void>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      signal(child, opts, 'SIGKILL');
       reject(new Error(`pokequeue ${args.join(' ')}: no ${ready} in ${readyTimeoutMs} ms:\n${out}`));
     }, readyTimeoutMs);
     const onData = (d: Buffer) => {
@@ -129,8 +152,8 @@ export async function startCliProcess(
     child,
     output: () => out,
     exited,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    async stop(sig: NodeJS.Signals = 'SIGTERM') {
+      signal(child, opts, sig);
       return exited;
     },
   };
