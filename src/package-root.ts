@@ -15,6 +15,16 @@ export function packageRoot(from = __dirname): string {
   }
 }
 
+/**
+ * The CLI's entry point, the file package.json's `bin` names: what `npx pokequeue` runs, and what
+ * the worker supervisor starts each child with, from the sources and from the bundle alike.
+ */
+export function cliEntryFile(): string {
+  const root = packageRoot();
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  return join(root, manifest.bin.pokequeue!);
+}
+
 /** The `/stats` page: HTML, script and styles, shipped as sources. */
 export function publicDir(): string {
   return join(packageRoot(), 'src', 'dashboard', 'public');
