@@ -105,7 +105,7 @@ describe('the Docker image, replayed from its runtime stage', () => {
     const page = await fetch(`${base}/stats`);
     expect(page.status).toBe(200);
     const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/static\/[^"]+)"/g)].map((m) => m[1]!).sort();
-    expect(assets).toEqual(['/static/chart.umd.js', '/static/stats.css', '/static/stats.js']);
+    expect(assets).toEqual(['/static/chart.umd.js', '/static/favicon.svg', '/static/stats.css', '/static/stats.js']);
     for (const asset of assets) expect([asset, (await fetch(`${base}${asset}`)).status]).toEqual([asset, 200]);
     expect((await fetch(`${base}/admin/queues`)).status).toBe(200);
   });

@@ -18,7 +18,8 @@ const EXPECTED_FILES = [
   'dist/src/cli/bundle.js', // every command
   'dist/src/cli/bundle.v8', // V8's code cache of bundle.js, written at build time
   'dist/src/pokeapi/parse-thread.js', // loaded by worker threads as a file of its own
-  'src/dashboard/public/stats.css', // the /stats page, served as it is
+  'src/dashboard/public/favicon.svg', // the /stats page, served as it is
+  'src/dashboard/public/stats.css',
   'src/dashboard/public/stats.html',
   'src/dashboard/public/stats.js',
 ];
@@ -105,7 +106,7 @@ describe('the package, installed from its tarball', () => {
     expect(JSON.parse(record.stdout)).toMatchObject({ id: 7, sourceUrl: `${simUrl}/pokemon/7/` });
   });
 
-  it("serves the dashboard's /stats page and every file it loads (HTML, JS, CSS, chart.umd.js)", async () => {
+  it("serves the dashboard's /stats page and every file it loads (HTML, JS, CSS, chart.umd.js, its icon)", async () => {
     const dashboard = await startCliProcess(['dashboard', '--port', '0'], env, /^dashboard: (http:\/\/\S+)\/admin\/queues/m, 20_000, { ...npx, cwd: project });
     running.push(dashboard);
     const base = /^dashboard: (http:\/\/\S+)\/admin\/queues/m.exec(dashboard.output())![1]!;
@@ -113,11 +114,11 @@ describe('the package, installed from its tarball', () => {
     expect(page.status).toBe(200);
     const html = await page.text();
     const assets = [...html.matchAll(/(?:src|href)="(\/static\/[^"]+)"/g)].map((m) => m[1]!).sort();
-    expect(assets).toEqual(['/static/chart.umd.js', '/static/stats.css', '/static/stats.js']);
+    expect(assets).toEqual(['/static/chart.umd.js', '/static/favicon.svg', '/static/stats.css', '/static/stats.js']);
     for (const asset of assets) {
       const res = await fetch(`${base}${asset}`);
       const body = await res.text();
-      expect([asset, res.status, body.length > 1000]).toEqual([asset, 200, true]);
+      expect([asset, res.status, body.length > 300]).toEqual([asset, 200, true]);
     }
     expect((await fetch(`${base}/admin/queues`)).status).toBe(200);
   });
