@@ -88,7 +88,7 @@ class ConnectionTrouble extends EventEmitter<{ refusal: [RedisRefusal] }> {
     this.handshakeTimer.unref();
   }
 
-  onConnected(): void {
+  handshakeOver(): void {
     clearTimeout(this.handshakeTimer);
   }
 
@@ -177,8 +177,8 @@ export function createRedis(config: Config, opts: RedisConnectionOptions): Redis
   }
   troubles.set(client, trouble);
   client.on('connecting', () => trouble.onConnecting());
-  client.on('connect', () => trouble.onConnected());
-  client.on('end', () => trouble.onConnected());
+  client.on('connect', () => trouble.handshakeOver());
+  client.on('end', () => trouble.handshakeOver());
   client.on('ready', () => {
     if (everReady) opts.log.info(`reconnected to ${where}`);
     everReady = true;

@@ -96,12 +96,6 @@ export function startWorker(env: Record<string, string>, args: string[] = [], re
   return startCliProcess(['worker', ...args], env, /worker ready/, readyTimeoutMs, opts);
 }
 
-/** Starts `node <argv>` (a file of its own, e.g. a fixture) and resolves once its output says "worker ready". */
-export function startReadyProcess(argv: string[], env: Record<string, string>, readyTimeoutMs = 20_000): Promise<WorkerProcess> {
-  const [file, ...args] = argv;
-  return startCliProcess(args, env, /worker ready/, readyTimeoutMs, { cli: file });
-}
-
 export interface DashboardProcess extends WorkerProcess {
   /** Where it listens, e.g. http://127.0.0.1:41234 (from the line it prints). */
   url: string;
