@@ -20,6 +20,7 @@ import { startBenchRedis } from './lib/infra';
 import { describeMachine } from './lib/machine';
 import { killTrackedChildren, ROOT } from './lib/processes';
 import { renderReport, type ScenarioReport, type Table } from './lib/report';
+import { bigBatch } from './scenarios/big-batch';
 import { cache } from './scenarios/cache';
 import { enqueue } from './scenarios/enqueue';
 import { memory } from './scenarios/memory';
@@ -28,7 +29,7 @@ import { queueOverhead } from './scenarios/queue-overhead';
 import { scaleOut } from './scenarios/scale-out';
 import { tutorial } from './scenarios/tutorial';
 
-const SCENARIOS: Scenario[] = [tutorial, queueOverhead, scaleOut, enqueue, memory, cache, peers];
+const SCENARIOS: Scenario[] = [tutorial, queueOverhead, scaleOut, enqueue, memory, cache, peers, bigBatch];
 const REAL_DATA_DIR = resolve(ROOT, '../shared/pokeapi/pokemon');
 
 function parseArgs(argv: string[]): BenchOptions & { out: string | undefined } {

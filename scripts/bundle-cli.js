@@ -16,6 +16,9 @@
  * - pino-pretty (only on a terminal), undici (only commands that fetch load it; 0.7 MB that
  *   every other command would parse for nothing) and msgpackr (BullMQ's packer, which looks for
  *   its optional native addon relative to its own directory).
+ * The parse thread (dist/src/pokeapi/parse-thread.js, which a worker loads as a file of its own)
+ * is bundled in place the same way, so that it needs no other file of dist/: the package ships
+ * these four files (main.js, bundle.js, bundle.v8, parse-thread.js) and no other output of tsc.
  * Every other file under dist/ is still tsc's output, which tests and the bench import directly.
  */
 const { buildSync } = require('esbuild');
@@ -40,6 +43,19 @@ buildSync({
   minifyWhitespace: true,
   minifySyntax: true,
   external: ['express', '@bull-board/*', 'prom-client', 'chart.js', 'pino-pretty', 'msgpackr', 'msgpackr-extract', 'undici'],
+  logLevel: 'warning',
+});
+const thread = join(__dirname, '..', 'dist', 'src', 'pokeapi', 'parse-thread.js');
+buildSync({
+  entryPoints: [thread],
+  outfile: thread,
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
 // main.js becomes the loader (scripts/cli-loader.js), which runs bundle.js through V8's code

@@ -29,7 +29,10 @@ const script = new vm.Script(Module.wrap(source), { filename: file, cachedData }
 const bundle = new Module(file, module);
 bundle.filename = file;
 bundle.paths = Module._nodeModulePaths(__dirname);
-script.runInThisContext().call(bundle.exports, bundle.exports, (id) => bundle.require(id), bundle, file, __dirname);
+// The bundle gets a whole `require`, as Node gives every module: the packages left outside it
+// load from node_modules, and `require.resolve` works (the dashboard finds chart.js's files by it).
+const bundleRequire = Module.createRequire(file);
+script.runInThisContext().call(bundle.exports, bundle.exports, bundleRequire, bundle, file, __dirname);
 bundle.loaded = true;
 module.exports = bundle.exports;
 

@@ -15,6 +15,16 @@ export function packageRoot(from = __dirname): string {
   }
 }
 
+/**
+ * The CLI's entry point, the file package.json's `bin` names: what `npx pokequeue` runs, and what
+ * the worker supervisor starts each child with, from the sources and from the bundle alike.
+ */
+export function cliEntryFile(): string {
+  const root = packageRoot();
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  return join(root, manifest.bin.pokequeue!);
+}
+
 /** The `/stats` page: HTML, script and styles, shipped as sources. */
 export function publicDir(): string {
   return join(packageRoot(), 'src', 'dashboard', 'public');
@@ -26,7 +36,10 @@ export function chartJsFile(): string {
   return join(dirname(require.resolve('chart.js')), 'chart.umd.js');
 }
 
-/** The parse thread's script: always tsc's output, which a thread can load (ts-jest's sources it cannot). */
+/**
+ * The parse thread's script: always the built file, which a thread can load (ts-jest's sources it
+ * cannot). scripts/bundle-cli.js makes it self-contained, so the package ships it alone.
+ */
 export function parseThreadFile(): string {
   const file = join(packageRoot(), 'dist', 'src', 'pokeapi', 'parse-thread.js');
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);

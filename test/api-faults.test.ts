@@ -1,82 +1,109 @@
-import type { Redis } from 'ioredis';
-import pino from 'pino';
-import { parseConfig } from '../src/config/load';
-import { createPokeApiClient, openContext, type AppContext } from '../src/cli/context';
-import type { BatchSummary as BatchOutcome } from '../src/batch/batch';
-import { BatchWatch, FinishedBatches } from '../src/batch/batch-watch';
-import { FleetStatsRecorder } from '../src/stats/recorder';
-import { startPokemonWorker, type RunningPokemonWorker } from '../src/queue/pokemon-worker';
-import { enqueueBatch } from '../src/queue/producer';
-import { createRedis } from '../src/redis/connection';
+import { Queue } from 'bullmq';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
+import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
 import { until } from './helpers/until';
 import { startTestRedis, type TestRedis } from './helpers/redis';
 
+/** What `enqueue --wait --json` prints: the batch summary (the fields these specs read). */
+interface BatchOutcome {
+  batchId: string;
+  completed: number;
+  failed: number;
+  retried: number;
+  retries: number;
+  failures: Record<string, number>;
+}
+
+/** One scenario's world: a simulator misbehaving one way, and a `pokequeue worker` process in front of it. */
+interface Rig {
+  sim: RunningSimulator;
+  worker: WorkerProcess;
+  env: Record<string, string>;
+  prefix: string;
+  queue: Queue;
+}
+
 /**
- * The API misbehaving in every way the fetch policy knows, against a real worker (in this
- * process: these are about HTTP outcomes, not process crashes) and a real Redis. The simulator
- * counts requests, so a retry storm fails the test.
+ * The API misbehaving in every way the fetch policy knows, against real worker processes (the
+ * shipped CLI) and a real Redis. The simulator counts requests, so a retry storm fails the test.
+ * Every scenario has its own simulator and worker; they all start at once, before the first one
+ * runs, so that starting eleven processes costs about one start.
  */
 describe('when the API misbehaves', () => {
   let redis: TestRedis;
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const log = pino({ level: 'silent' });
+  const rigs = new Map<string, Promise<Rig>>();
+  const started: Rig[] = [];
   let n = 0;
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    await redis.stop();
-  });
-
-  async function runBatch(
-    simOpts: SimulatorOptions,
-    ids: number[],
-    env: Record<string, string> = {},
-    concurrency = 4,
-  ): Promise<{ outcome: BatchOutcome; sim: RunningSimulator; ctx: AppContext }> {
-    const sim = await startSimulator(simOpts);
-    cleanups.push(() => sim.close());
+  function rig(name: string, simOpts: SimulatorOptions, env: Record<string, string> = {}, concurrency = 4): void {
     const prefix = `faults${++n}`;
-    const config = parseConfig({
-      REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: prefix, RATE_LIMIT_PER_SECOND: '0',
-      JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '100', HTTP_TIMEOUT_MS: '800', ...env,
-    });
-    const ctx = await openContext(config, log, { startup: 'fail-fast' });
-    const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
-    const client = createPokeApiClient(config, { connections: concurrency });
-    const stats = new FleetStatsRecorder(ctx.redis, prefix, log);
-    const worker: RunningPokemonWorker = startPokemonWorker({ ...ctx, connection, client, stats, workerId: `test:${n}`, concurrency });
-    const finished = new FinishedBatches(ctx.redis, ctx.batches.keys.batchFinishedChannel, log);
-    cleanups.push(async () => {
-      await worker.close(1000);
-      finished.close();
-      await client.close();
-      connection.disconnect();
-      await ctx.close();
-    });
-    const { batchId } = await enqueueBatch(ctx, { ids, refresh: false, spec: 'test' });
-    const outcome = await new BatchWatch({ batches: ctx.batches, finished, log }, batchId).done();
-    return { outcome, sim, ctx };
+    rigs.set(
+      name,
+      (async () => {
+        const sim = await startSimulator(simOpts);
+        const rigEnv = {
+          REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: prefix, RATE_LIMIT_PER_SECOND: '0',
+          JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '100', HTTP_TIMEOUT_MS: '800', LOG_LEVEL: 'warn', ...env,
+        };
+        const worker = await startWorker({ ...rigEnv, LOG_LEVEL: 'info' }, ['--concurrency', String(concurrency)]).catch(async (err) => {
+          await sim.close();
+          throw err;
+        });
+        const r = { sim, worker, env: rigEnv, prefix, queue: new Queue('pokemon', { connection: redis.client, prefix }) };
+        started.push(r);
+        return r;
+      })(),
+    );
   }
 
-  const ids = Array.from({ length: 10 }, (_, i) => i + 1);
+  /** Runs `pokequeue enqueue <ids> --wait --json` against the named scenario's worker. */
+  async function runBatch(name: string, ids: number[]): Promise<{ outcome: BatchOutcome } & Rig> {
+    const r = await rigs.get(name)!;
+    const run = await runCli(['enqueue', ids.join(','), '--wait', '--json'], r.env);
+    const outcome = JSON.parse(run.stdout) as BatchOutcome;
+    expect(run.code).toBe(outcome.failed > 0 ? 1 : 0);
+    return { outcome, ...r };
+  }
 
-  describe.each([
+  const kinds = [
     ['500', 'server_error'],
     ['reset', 'network'],
     ['hang', 'timeout'],
     ['slow', 'timeout'],
     ['truncate', 'bad_body'],
     ['html', 'bad_body'],
-  ] as const)('with a %s on the first request for each id', (kind, reason) => {
+  ] as const;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    for (const [kind] of kinds) rig(kind, { failFirst: 1, failFirstKind: kind, slowBodyMs: 3000 });
+    rig('wrong-id', { failFirst: 1, failFirstKind: 'wrong-id' });
+    rig('never-passes', { failFirst: 1000, failFirstKind: '500' }, { JOB_ATTEMPTS: '4', JOB_BACKOFF_MS: '50' });
+    rig('backoff', { failFirst: 1000, failFirstKind: '500' }, { JOB_ATTEMPTS: '4', JOB_BACKOFF_MS: '200' }, 1);
+    // One worker slot, so requests go in id order and the 5th request is the 429.
+    rig('429-2', { failFirst: 1, failFirstKind: '429', faultIds: [5], retryAfterSeconds: 2 }, {}, 1);
+    rig('429-none', { failFirst: 1, failFirstKind: '429', faultIds: [5], retryAfterSeconds: null }, {}, 1);
+    await Promise.all(rigs.values());
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.allSettled(rigs.values());
+    await Promise.all(started.map(async (r) => {
+      await r.worker.stop();
+      await r.queue.close();
+      await r.sim.close();
+    }));
+    await redis?.stop();
+  });
+
+  const ids = Array.from({ length: 10 }, (_, i) => i + 1);
+
+  describe.each(kinds)('with a %s on the first request for each id', (kind, reason) => {
     let outcome: BatchOutcome;
     let sim: RunningSimulator;
+    let prefix: string;
     beforeAll(async () => {
-      ({ outcome, sim } = await runBatch({ failFirst: 1, failFirstKind: kind, slowBodyMs: 3000 }, ids));
+      ({ outcome, sim, prefix } = await runBatch(kind, ids));
     }, 60_000);
 
     it('retries and stores every id', () => {
@@ -88,7 +115,7 @@ describe('when the API misbehaves', () => {
     it(`counts each failed attempt under its reason (${reason})`, async () => {
       expect(outcome.retries).toBe(10);
       // Fleet statistics are flushed by the worker every second.
-      await until(async () => (await redis.client.hget(`faults${n}:stats:totals`, `retry:${reason}`)) === '10', 5000, `10 retries of ${reason}`);
+      await until(async () => (await redis.client.hget(`${prefix}:stats:totals`, `retry:${reason}`)) === '10', 5000, `10 retries of ${reason}`);
     });
 
     it('makes exactly one extra request per id: no retry storm', () => {
@@ -98,25 +125,25 @@ describe('when the API misbehaves', () => {
 
   describe('with a payload for the wrong id', () => {
     it('fails each job at once as bad_payload, quoting the body, without retries', async () => {
-      const { outcome, sim, ctx } = await runBatch({ failFirst: 1, failFirstKind: 'wrong-id' }, ids);
+      const { outcome, sim, queue } = await runBatch('wrong-id', ids);
       expect(outcome.failed).toBe(10);
       expect(outcome.failures).toEqual({ bad_payload: 10 });
       expect(sim.stats().requests).toBe(10);
-      const job = await ctx.queue.getJob('pokemon-3');
+      const job = await queue.getJob('pokemon-3');
       expect(job?.failedReason).toMatch(/payload for id 3 has id \d+ instead; body starts: \{/);
     }, 30_000);
   });
 
   describe('when a fault never passes', () => {
     it('gives up after JOB_ATTEMPTS with the reason, and asks exactly that many times', async () => {
-      const { outcome, sim } = await runBatch({ failFirst: 1000, failFirstKind: '500' }, [1, 2, 3, 4, 5], { JOB_ATTEMPTS: '4', JOB_BACKOFF_MS: '50' });
+      const { outcome, sim } = await runBatch('never-passes', [1, 2, 3, 4, 5]);
       expect(outcome.failed).toBe(5);
       expect(outcome.failures).toEqual({ server_error: 5 });
       expect(sim.stats().requests).toBe(20);
     }, 30_000);
 
     it('backs off exponentially between attempts', async () => {
-      const { sim } = await runBatch({ failFirst: 1000, failFirstKind: '500' }, [1], { JOB_ATTEMPTS: '4', JOB_BACKOFF_MS: '200' }, 1);
+      const { sim } = await runBatch('backoff', [1]);
       const t = sim.stats().requestTimes;
       expect(t).toHaveLength(4);
       const gaps = t.slice(1).map((v, i) => v - t[i]!);
@@ -129,15 +156,14 @@ describe('when the API misbehaves', () => {
   });
 
   describe.each([
-    ['with Retry-After: 2', 2, 1800],
-    ['without Retry-After', null, 900],
-  ] as const)('when the API answers 429 %s', (_label, retryAfterSeconds, minPauseMs) => {
+    ['with Retry-After: 2', '429-2', 2, 1800],
+    ['without Retry-After', '429-none', null, 900],
+  ] as const)('when the API answers 429 %s', (_label, name, retryAfterSeconds, minPauseMs) => {
     let outcome: BatchOutcome;
     let sim: RunningSimulator;
-    let ctx: AppContext;
+    let queue: Queue;
     beforeAll(async () => {
-      // One worker slot, so requests go in id order and the 5th request is the 429.
-      ({ outcome, sim, ctx } = await runBatch({ failFirst: 1, failFirstKind: '429', faultIds: [5], retryAfterSeconds }, ids, {}, 1));
+      ({ outcome, sim, queue } = await runBatch(name, ids));
     }, 30_000);
 
     it('stores every id', () => {
@@ -152,8 +178,8 @@ describe('when the API misbehaves', () => {
     });
 
     it('uses up no attempt of the rate-limited job', async () => {
-      const limited = await ctx.queue.getJob('pokemon-5');
-      const normal = await ctx.queue.getJob('pokemon-6');
+      const limited = await queue.getJob('pokemon-5');
+      const normal = await queue.getJob('pokemon-6');
       expect(limited?.attemptsMade).toBe(normal?.attemptsMade);
       expect(outcome.retries).toBe(0);
       if (retryAfterSeconds) {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { Command } from 'commander';
 import { configVariables } from '../src/config/variables';
+import { parseDockerfile } from './helpers/dockerfile';
 import { CLI } from './helpers/processes';
 
 /**
@@ -35,25 +36,7 @@ const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'),
   volumes?: Record<string, unknown>;
 };
 const services = compose.services;
-const dockerfile = readFileSync(resolve(root, 'Dockerfile'), 'utf8');
-
-/** Dockerfile instructions, continuation lines joined, comments dropped. */
-const instructions = dockerfile
-  .replace(/\\\n/g, ' ')
-  .split('\n')
-  .map((l) => l.trim())
-  .filter((l) => l && !l.startsWith('#'))
-  .map((l) => {
-    const [op, ...rest] = l.split(/\s+/);
-    return { op: op!.toUpperCase(), args: rest.join(' ') };
-  });
-
-/** Instructions per build stage, in order; each stage starts at a FROM. */
-const stages = instructions.reduce<{ name: string; lines: { op: string; args: string }[] }[]>((acc, ins) => {
-  if (ins.op === 'FROM') acc.push({ name: /\sAS\s+(\S+)/i.exec(ins.args)?.[1] ?? String(acc.length), lines: [] });
-  else acc[acc.length - 1]?.lines.push(ins);
-  return acc;
-}, []);
+const { instructions, stages } = parseDockerfile(resolve(root, 'Dockerfile'));
 
 /** Seconds in a compose duration such as `40s`, `1m30s`. */
 function seconds(duration: string): number {

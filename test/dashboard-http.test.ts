@@ -1,27 +1,19 @@
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
-import { UnrecoverableError, Worker } from 'bullmq';
-import { openContext, type AppContext } from '../src/cli/context';
-import { parseDashboardConfig, type DashboardConfig } from '../src/config/dashboard-variables';
+import { hostname } from 'node:os';
+import { Queue } from 'bullmq';
+import { parseDashboardConfig } from '../src/config/dashboard-variables';
 import { ConfigError } from '../src/config/errors';
-import { parseConfig } from '../src/config/load';
-import { startDashboard, type RunningDashboard } from '../src/dashboard/server';
-import { createLogger } from '../src/log';
-import { enqueueBatch } from '../src/queue/producer';
-import { WorkerHeartbeatPublisher } from '../src/queue/worker-heartbeat';
-import { GroupCommit } from '../src/queue/group-commit';
-import { OutcomeCount } from '../src/redis/scripts';
-import { FleetStatsRecorder } from '../src/stats/recorder';
-import { createRedis } from '../src/redis/connection';
-import { QUEUE_NAME } from '../src/redis/schema';
-import type { LocalRedisServer } from '../src/redis/local-server';
+import { startSimulator, type RunningSimulator } from '../src/simulator/server';
+import { DURATION_BUCKETS_MS } from '../src/stats/buckets';
 import type { PokemonRecord } from '../src/types';
-import { cliEnv } from './helpers/processes';
-import { startTestRedis } from './helpers/redis';
+import { runCli, startDashboard, startWorker, type DashboardProcess, type WorkerProcess } from './helpers/processes';
+import { startTestRedis, type TestRedis } from './helpers/redis';
+import { until } from './helpers/until';
 
 const PREFIX = 'dash-http';
-const WORKER_ID = 'test-host:4242';
-const log = createLogger('silent');
+/** Every fetch takes at least this long, so no fetch lands in the buckets below it. */
+const LATENCY_MS = 40;
+/** 1-3 are stored already, 4-6 get fetched, 20001-20002 are ids the API does not know (404). */
+const SPEC = '1-6,20001-20002';
 
 interface Answer {
   status: number;
@@ -46,77 +38,61 @@ function pokemon(id: number, name: string): PokemonRecord {
   };
 }
 
-function dashboardConfig(env: Record<string, string> = {}): DashboardConfig {
-  return parseDashboardConfig({ DASHBOARD_PORT: '0', ...env });
-}
-
+/**
+ * `pokequeue dashboard` processes (the shipped CLI) over HTTP, in front of what a real batch left
+ * in Redis: a worker process fetched it from the simulated API.
+ */
 describe('the dashboard over HTTP', () => {
-  let redisServer: LocalRedisServer;
-  let redisUrl: string;
-  let ctx: AppContext;
-  let open: RunningDashboard;
-  let heartbeat: WorkerHeartbeatPublisher;
+  let redis: TestRedis;
+  let sim: RunningSimulator;
+  let env: Record<string, string>;
+  let worker: WorkerProcess;
+  let queue: Queue;
+  let open: DashboardProcess;
+  let locked: DashboardProcess;
+  let readOnly: DashboardProcess;
   let batchId: string;
-  const started: RunningDashboard[] = [];
-
-  const start = async (env: Record<string, string> = {}, context: AppContext = ctx) => {
-    const dashboard = await startDashboard({ ...context, dashboard: dashboardConfig(env) });
-    started.push(dashboard);
-    return dashboard;
+  const started: WorkerProcess[] = [];
+  /** Keeps each process started, so that afterAll stops it even when another one failed to start. */
+  const track = <T extends WorkerProcess>(p: Promise<T>): Promise<T> => {
+    void p.then((x) => started.push(x), () => undefined);
+    return p;
   };
 
   beforeAll(async () => {
-    const redis = await startTestRedis();
-    redisServer = redis.server;
-    redisUrl = redis.url;
-    redis.client.disconnect();
-    ctx = await openContext(parseConfig({ REDIS_URL: redisUrl, QUEUE_PREFIX: PREFIX }), log, { startup: 'fail-fast' });
-
-    // Three records already stored; a batch of 1-8 adds jobs for the five others.
-    for (const [id, name] of [[1, 'bulbasaur'], [2, 'ivysaur'], [3, 'venusaur']] as const) await ctx.store.put(pokemon(id, name));
-    batchId = (await enqueueBatch(ctx, { ids: [1, 2, 3, 4, 5, 6, 7, 8], refresh: false, spec: '1-8' })).batchId;
-
-    // A real BullMQ worker fails all five, so bull-board has failed jobs to retry or remove.
-    const connection = createRedis(ctx.config, { startup: 'fail-fast', forWorker: true, log });
-    const failing = new Worker(QUEUE_NAME, async () => {
-      throw new UnrecoverableError('simulated: no such Pokémon');
-    }, { connection, prefix: PREFIX, concurrency: 5 });
-    await new Promise<void>((done) => {
-      const check = async () => ((await ctx.queue.getJobCounts('failed')).failed === 5 ? done() : setTimeout(check, 50));
-      void check();
-    });
-    await failing.close();
-    connection.disconnect();
-
-    // What workers record about those jobs: three completed with known timings, two not found.
-    const timings = [
-      { id: 4, outcome: 'completed', waitMs: 100, fetchMs: 10, totalMs: 110 },
-      { id: 5, outcome: 'completed', waitMs: 200, fetchMs: 20, totalMs: 220 },
-      { id: 6, outcome: 'completed', waitMs: 300, fetchMs: 30, totalMs: 330 },
-      { id: 7, outcome: 'failed', reason: 'not_found', waitMs: 400, totalMs: 1000 },
-      { id: 8, outcome: 'failed', reason: 'not_found', waitMs: 500, totalMs: 2000 },
-    ] as const;
-    const commits = new GroupCommit(ctx.redis, ctx.store, ctx.batches);
-    const stats = new FleetStatsRecorder(ctx.redis, PREFIX, log);
-    for (const t of timings) {
-      const job = { ...t, batchId, cached: false, attemptsMade: 0 };
-      if ((await commits.commit({ job })) !== OutcomeCount.duplicate) stats.record(job);
+    redis = await startTestRedis();
+    // Three records already stored, written where the store keeps them: the batch skips them.
+    for (const [id, name] of [[1, 'bulbasaur'], [2, 'ivysaur'], [3, 'venusaur']] as const) {
+      await redis.client.hset(`${PREFIX}:records`, String(id), JSON.stringify(pokemon(id, name)));
+      await redis.client.hset(`${PREFIX}:names`, name, String(id));
     }
-    await stats.flush();
-    heartbeat = new WorkerHeartbeatPublisher(ctx.redis, PREFIX, () => ({
-      id: WORKER_ID, host: 'test-host', pid: 4242, concurrency: 5, startedAt: Date.now() - 120_000, lastSeen: Date.now(),
-      completed: 3, failed: 2, inFlight: 1, jobsPerSecond: 0.05,
-    }));
-    heartbeat.start();
-
-    open = await start();
+    sim = await startSimulator({ latencyMs: LATENCY_MS });
+    env = { REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: PREFIX, RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'warn' };
+    queue = new Queue('pokemon', { connection: redis.client, prefix: PREFIX });
+    [worker, open, locked, readOnly] = await Promise.all([
+      track(startWorker({ ...env, LOG_LEVEL: 'info' }, ['--concurrency', '5'])),
+      track(startDashboard(env)),
+      track(startDashboard({ ...env, DASHBOARD_USER: 'ash', DASHBOARD_PASSWORD: 'pika:chu' })),
+      track(startDashboard({ ...env, DASHBOARD_READ_ONLY: 'true' })),
+    ]);
+    // The 404s fail the batch (exit 1), as they should: bull-board has failed jobs to show.
+    const run = await runCli(['enqueue', SPEC, '--wait', '--json'], env);
+    expect(run.code).toBe(1);
+    batchId = (JSON.parse(run.stdout) as { batchId: string }).batchId;
+    // The batch's counters are exact at once; the fleet statistics the worker flushes every second.
+    await until(async () => Number(await redis.client.hget(`${PREFIX}:stats:totals`, 'completed')) + Number(await redis.client.hget(`${PREFIX}:stats:totals`, 'failed')) === 5, 5000, "the worker's statistics flush");
+    // And its heartbeat (every 2 s) has counted them.
+    await until(async () => Object.values(await redis.client.hgetall(`${PREFIX}:workers`)).some((j) => {
+      const hb = JSON.parse(j) as { completed: number; failed: number; inFlight: number };
+      return hb.completed + hb.failed === 5 && hb.inFlight === 0;
+    }), 5000, "the worker's heartbeat");
   });
 
   afterAll(async () => {
-    for (const d of started) await d.close();
-    await heartbeat?.stop();
-    await ctx?.close();
-    await redisServer?.stop();
+    await Promise.all(started.map((p) => p.stop()));
+    await queue?.close();
+    await sim?.close();
+    await redis?.stop();
   });
 
   describe('without credentials configured', () => {
@@ -137,7 +113,7 @@ describe('the dashboard over HTTP', () => {
       const queues = (await request(open.url, '/admin/queues/api/queues')).json<{ queues: { name: string; readOnlyMode: boolean; counts: Record<string, number> }[] }>();
       expect(queues.queues).toHaveLength(1);
       expect(queues.queues[0]).toMatchObject({ name: 'pokemon', readOnlyMode: false });
-      expect(queues.queues[0]!.counts.failed).toBe(5);
+      expect(queues.queues[0]!.counts.failed).toBe(2);
     });
 
     it('should serve /stats and everything it loads from the package itself, never a CDN', async () => {
@@ -155,9 +131,11 @@ describe('the dashboard over HTTP', () => {
     });
 
     it('should answer /api/stats with throughput, timing percentiles, batches and workers from Redis', async () => {
+      const asked = Date.now();
       const stats = (await request(open.url, '/api/stats')).json();
-      expect(stats.queue).toMatchObject({ stored: 3, paused: false });
-      expect(stats.queue.counts.failed).toBe(5);
+      const answered = Date.now();
+      expect(stats.queue).toMatchObject({ stored: 6, paused: false });
+      expect(stats.queue.counts.failed).toBe(2);
       expect(stats.totals).toEqual({ completed: 3, failed: 2, retries: 0, failedByReason: { not_found: 2 } });
 
       // All five finished just now: in the last minute or two (a minute may have turned since), and in the "now" window.
@@ -171,30 +149,45 @@ describe('the dashboard over HTTP', () => {
       expect(stats.throughput.nowWindowSeconds).toBeGreaterThanOrEqual(10);
       expect(stats.throughput.nowWindowSeconds).toBeLessThanOrEqual(15);
 
-      // Nearest-rank percentiles of the recorded values, from histograms: exact below 100 ms, within
-      // 5% above (stats/histogram.ts); fetch only where a request was made.
-      const near = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThanOrEqual(expected * 0.05);
+      // Percentiles of what the worker recorded; fetch only for the three found (a 404 has no fetch time).
       expect(stats.timing.window).toMatchObject({ jobs: 5, cached: 0 });
-      expect(stats.timing.fetch).toEqual({ count: 3, p50: 20, p95: 30, p99: 30, max: 30 });
+      expect(stats.timing.fetch.count).toBe(3);
       expect(stats.timing.total.count).toBe(5);
-      near(stats.timing.total.p50, 330);
-      near(stats.timing.total.p95, 2000);
-      near(stats.timing.total.max, 2000);
-      near(stats.timing.wait.p50, 300);
-      // fetch 10 ms falls in the ≤10 ms bucket, 20 in ≤25, 30 in ≤50.
-      expect(stats.timing.histogram.fetch.slice(0, 4)).toEqual([0, 1, 1, 1]);
-      expect(stats.timing.histogram.upperBoundsMs.at(-1)).toBeNull();
+      expect(stats.timing.wait.count).toBe(5);
+      for (const phase of ['wait', 'fetch', 'total']) {
+        const p = stats.timing[phase];
+        expect([phase, p.p50 <= p.p95 && p.p95 <= p.p99 && p.p99 <= p.max]).toEqual([phase, true]);
+      }
+      // The simulator answers after LATENCY_MS: no fetch is quicker, and a job takes longer than its fetch.
+      expect(stats.timing.fetch.p50).toBeGreaterThanOrEqual(LATENCY_MS);
+      expect(stats.timing.fetch.max).toBeLessThan(5000);
+      expect(stats.timing.total.max).toBeGreaterThanOrEqual(stats.timing.fetch.max);
+      const histogram = stats.timing.histogram as Record<'wait' | 'fetch' | 'total', number[]> & { upperBoundsMs: (number | null)[] };
+      expect(histogram.upperBoundsMs).toEqual([...DURATION_BUCKETS_MS, null]);
+      expect(histogram.fetch.reduce((a, b) => a + b, 0)).toBe(3);
+      expect(histogram.total.reduce((a, b) => a + b, 0)).toBe(5);
+      // Every fetch sits in the bucket that holds its time: none in those that end below the latency.
+      DURATION_BUCKETS_MS.forEach((le, i) => {
+        if (le < LATENCY_MS) expect([le, histogram.fetch[i]]).toEqual([le, 0]);
+      });
 
       expect(stats.batches).toHaveLength(1);
       expect(stats.batches[0]).toMatchObject({
-        batchId, spec: '1-8', added: 5, stored: 3, completed: 3, failed: 2, done: 5, progress: 1, etaSeconds: null,
+        batchId, spec: SPEC, added: 5, stored: 3, completed: 3, failed: 2, done: 5, progress: 1, etaSeconds: null,
         failures: { not_found: 2 },
       });
       expect(stats.batches[0].finishedAt).not.toBeNull();
 
-      expect(stats.workers).toMatchObject({ live: 1, hosts: 1, concurrency: 5, inFlight: 1 });
-      expect(stats.workers.list[0]).toMatchObject({ id: WORKER_ID, host: 'test-host', pid: 4242 });
-      expect(stats.workers.list[0].jobsPerSecond).toBeCloseTo(0.05); // as its heartbeat says
+      // The worker process, from its own heartbeat: idle now, with the batch's five jobs to its name.
+      expect(stats.workers).toMatchObject({ live: 1, hosts: 1, concurrency: 5, inFlight: 0 });
+      const w = stats.workers.list[0];
+      expect(w).toMatchObject({ id: `${hostname()}:${worker.child.pid}`, host: hostname(), pid: worker.child.pid });
+      // Younger than a minute, so its rate is its five jobs over its age when it sent that heartbeat
+      // (a second at least), not over the whole minute.
+      const rateOverAge = (age: number) => 5000 / Math.min(60_000, Math.max(1000, age));
+      expect(w.jobsPerSecond).toBeGreaterThanOrEqual(rateOverAge(w.lastSeen - w.startedAt + 50));
+      expect(w.jobsPerSecond).toBeLessThanOrEqual(rateOverAge(w.lastSeen - w.startedAt - 50));
+      expect(w.lastSeen).toBeLessThanOrEqual(answered);
     });
 
     it('should export cluster-wide counters and cumulative duration buckets on /metrics', async () => {
@@ -202,18 +195,27 @@ describe('the dashboard over HTTP', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       const m = res.text;
+      const sample = (series: string) => Number(new RegExp(`^${series.replace(/[{}+.]/g, '\\$&')} (\\S+)$`, 'm').exec(m)?.[1]);
       expect(m).toContain('# TYPE pokequeue_jobs_completed_total counter\npokequeue_jobs_completed_total 3\n');
       expect(m).toContain('pokequeue_jobs_failed_total{reason="not_found"} 2');
       expect(m).toContain('# TYPE pokequeue_job_duration_seconds histogram');
-      expect(m).toContain('pokequeue_job_duration_seconds_bucket{le="0.005",phase="fetch"} 0');
-      expect(m).toContain('pokequeue_job_duration_seconds_bucket{le="0.01",phase="fetch"} 1');
-      expect(m).toContain('pokequeue_job_duration_seconds_bucket{le="0.025",phase="fetch"} 2');
-      expect(m).toContain('pokequeue_job_duration_seconds_bucket{le="0.05",phase="fetch"} 3');
+      expect(m).toContain('pokequeue_job_duration_seconds_bucket{le="0.025",phase="fetch"} 0');
       expect(m).toContain('pokequeue_job_duration_seconds_bucket{le="+Inf",phase="fetch"} 3');
-      expect(m).toContain('pokequeue_job_duration_seconds_sum{phase="fetch"} 0.06');
       expect(m).toContain('pokequeue_job_duration_seconds_count{phase="total"} 5');
-      expect(m).toContain('pokequeue_job_duration_seconds_bucket{le="1",phase="total"} 4');
-      expect(m).toContain('pokequeue_queue_jobs{state="failed"} 5');
+      // The same histogram as /api/stats, cumulative, in seconds.
+      const histogram = (await request(open.url, '/api/stats')).json().timing.histogram as Record<string, number[]>;
+      for (const phase of ['wait', 'fetch', 'total']) {
+        let cumulative = 0;
+        DURATION_BUCKETS_MS.forEach((ms, i) => {
+          cumulative += histogram[phase]![i]!;
+          const series = `pokequeue_job_duration_seconds_bucket{le="${ms / 1000}",phase="${phase}"}`;
+          expect([series, sample(series)]).toEqual([series, cumulative]);
+        });
+      }
+      const fetchSum = sample('pokequeue_job_duration_seconds_sum{phase="fetch"}');
+      expect(fetchSum).toBeGreaterThanOrEqual((3 * LATENCY_MS) / 1000);
+      expect(fetchSum).toBeLessThan(15);
+      expect(m).toContain('pokequeue_queue_jobs{state="failed"} 2');
       expect(m).toContain('pokequeue_workers 1');
       expect(m).toContain('process_cpu_user_seconds_total');
     });
@@ -230,11 +232,11 @@ describe('the dashboard over HTTP', () => {
     });
 
     it('should page through stored records in id order', async () => {
-      const first = (await request(open.url, '/api/pokemon?limit=2')).json();
-      expect(first).toMatchObject({ total: 3, offset: 0, limit: 2, next: '/api/pokemon?offset=2&limit=2' });
-      expect(first.records.map((r: PokemonRecord) => r.id)).toEqual([1, 2]);
+      const first = (await request(open.url, '/api/pokemon?limit=4')).json();
+      expect(first).toMatchObject({ total: 6, offset: 0, limit: 4, next: '/api/pokemon?offset=4&limit=4' });
+      expect(first.records.map((r: PokemonRecord) => r.id)).toEqual([1, 2, 3, 4]);
       const last = (await request(open.url, first.next)).json();
-      expect(last.records.map((r: PokemonRecord) => r.id)).toEqual([3]);
+      expect(last.records.map((r: PokemonRecord) => r.id)).toEqual([5, 6]);
       expect(last.next).toBeNull();
     });
 
@@ -271,16 +273,11 @@ describe('the dashboard over HTTP', () => {
         headers: { origin: 'https://evil.example' },
       });
       expect(res.status).toBe(403);
-      expect((await ctx.queue.getJobCounts('failed')).failed).toBe(5);
+      expect((await queue.getJobCounts('failed')).failed).toBe(2);
     });
   });
 
   describe('with DASHBOARD_USER and DASHBOARD_PASSWORD set', () => {
-    let locked: RunningDashboard;
-    beforeAll(async () => {
-      locked = await start({ DASHBOARD_USER: 'ash', DASHBOARD_PASSWORD: 'pika:chu' });
-    });
-
     it.each(['/', '/admin/queues', '/admin/queues/api/queues', '/stats', '/static/stats.js', '/static/chart.umd.js', '/api/stats', '/api/pokemon/1', '/api/pokemon', '/metrics'])(
       'should ask for credentials on %s',
       async (path) => {
@@ -314,34 +311,32 @@ describe('the dashboard over HTTP', () => {
   });
 
   describe('with DASHBOARD_READ_ONLY=true', () => {
-    let readOnly: RunningDashboard;
-    beforeAll(async () => {
-      readOnly = await start({ DASHBOARD_READ_ONLY: 'true' });
-    });
-
     it('should show the failed jobs', async () => {
       const queues = (await request(readOnly.url, '/admin/queues/api/queues?activeQueue=pokemon&status=failed')).json();
       expect(queues.queues[0]).toMatchObject({ name: 'pokemon', readOnlyMode: true });
-      expect(queues.queues[0].jobs).toHaveLength(5);
+      expect(queues.queues[0].jobs).toHaveLength(2);
     });
 
     it.each([
       ['retry every failed job', '/admin/queues/api/queues/pokemon/retry/failed'],
-      ['retry one job', '/admin/queues/api/queues/pokemon/pokemon-4/retry'],
-      ['remove one job', '/admin/queues/api/queues/pokemon/pokemon-4/clean'],
+      ['retry one job', '/admin/queues/api/queues/pokemon/pokemon-20001/retry'],
+      ['remove one job', '/admin/queues/api/queues/pokemon/pokemon-20001/clean'],
       ['clean the failed jobs', '/admin/queues/api/queues/pokemon/clean/failed'],
       ['pause the queue', '/admin/queues/api/queues/pokemon/pause'],
     ])('should refuse to %s', async (_what, path) => {
       const res = await request(readOnly.url, path, { method: 'PUT' });
       expect(res.status).toBe(405);
-      expect((await ctx.queue.getJobCounts('failed')).failed).toBe(5);
-      expect(await ctx.queue.isPaused()).toBe(false);
+      expect((await queue.getJobCounts('failed')).failed).toBe(2);
+      expect(await queue.isPaused()).toBe(false);
     });
 
     it('should let the same request through when not read-only', async () => {
-      const res = await request(open.url, '/admin/queues/api/queues/pokemon/pokemon-8/retry', { method: 'PUT' });
+      const notFound = sim.stats().byStatus['404']!;
+      const res = await request(open.url, '/admin/queues/api/queues/pokemon/pokemon-20002/retry', { method: 'PUT' });
       expect(res.status).toBeLessThan(300);
-      expect(await ctx.queue.getJobState('pokemon-8')).toBe('waiting');
+      // The worker runs the job again: the API is asked once more, and the id is still unknown.
+      await until(() => sim.stats().byStatus['404'] === notFound + 1, 10_000, 'the retried job to be fetched again');
+      await until(async () => (await queue.getJobState('pokemon-20002')) === 'failed', 10_000, 'the retried job to fail again');
     });
   });
 
@@ -349,9 +344,8 @@ describe('the dashboard over HTTP', () => {
     it('should stay healthy but not ready, and say so on the API', async () => {
       const lonely = await startTestRedis();
       lonely.client.disconnect();
-      const lonelyCtx = await openContext(parseConfig({ REDIS_URL: lonely.url, QUEUE_PREFIX: PREFIX }), log, { startup: 'fail-fast' });
+      const dashboard = await track(startDashboard({ REDIS_URL: lonely.url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn' }));
       try {
-        const dashboard = await start({}, lonelyCtx);
         expect((await request(dashboard.url, '/readyz')).status).toBe(200);
         await lonely.server.stop();
         const ready = await request(dashboard.url, '/readyz');
@@ -362,7 +356,7 @@ describe('the dashboard over HTTP', () => {
         expect(stats.status).toBe(503);
         expect(stats.json().error).toMatch(/Redis is unavailable/);
       } finally {
-        await lonelyCtx.close();
+        await dashboard.stop();
         await lonely.server.stop();
       }
     });
@@ -414,61 +408,17 @@ describe('the dashboard over HTTP', () => {
 
   describe('the dashboard command', () => {
     it('should refuse to listen on a non-loopback address without credentials, exit 2', async () => {
-      const res = await runDashboardCommand(['--host', '0.0.0.0', '--port', '0'], { REDIS_URL: redisUrl, QUEUE_PREFIX: PREFIX });
+      const res = await runCli(['dashboard', '--host', '0.0.0.0', '--port', '0'], { REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn' });
       expect(res.code).toBe(2);
       expect(res.stderr).toMatch(/error: --host: refusing to listen on 0\.0\.0\.0 without credentials/);
     });
 
     it('should print its URL, serve, and exit 0 on SIGTERM', async () => {
-      const res = await runDashboardCommand(['--port', '0'], { REDIS_URL: redisUrl, QUEUE_PREFIX: PREFIX }, async (stdout) => {
-        const url = /^dashboard: (http:\/\/127\.0\.0\.1:\d+)\/admin\/queues \(stats: \/stats\)$/m.exec(stdout)?.[1];
-        expect(url).toBeDefined();
-        expect((await request(url!, '/healthz')).status).toBe(200);
-      });
-      expect(res.code).toBe(0);
+      // open is such a process: it printed `dashboard: <url>/admin/queues (stats: /stats)` and serves.
+      expect(open.output()).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/admin\/queues \(stats: \/stats\)$/m);
+      const extra = await track(startDashboard({ REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn' }));
+      expect((await request(extra.url, '/healthz')).status).toBe(200);
+      expect(await extra.stop('SIGTERM')).toBe(0);
     });
   });
 });
-
-/**
- * Runs `pokequeue dashboard` from the built CLI. Until main.ts registers the command, a tiny
- * entry point adds it to the same program. `whileUp` runs once the URL is printed; then SIGTERM.
- */
-function runDashboardCommand(
-  args: string[],
-  env: Record<string, string>,
-  whileUp?: (stdout: string) => Promise<void>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const dist = resolve(__dirname, '../dist/src/cli');
-  const entry = `
-    const { buildProgram } = require(${JSON.stringify(`${dist}/main.js`)});
-    const program = buildProgram();
-    if (!program.commands.some((c) => c.name() === 'dashboard')) {
-      require(${JSON.stringify(`${dist}/commands/dashboard.js`)}).registerDashboard(program);
-      program.commands.at(-1).exitOverride((err) => process.exit(err.code === 'commander.helpDisplayed' ? 0 : 2));
-    }
-    void program.parseAsync(['node', 'pokequeue', 'dashboard', ...process.argv.slice(1)]);`;
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['-e', entry, '--', ...args], { env: cliEnv({ LOG_LEVEL: 'warn', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let checked = false;
-    let failure: unknown;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!whileUp || checked || !stdout.includes('\n')) return;
-      checked = true;
-      whileUp(stdout)
-        .catch((err) => (failure = err))
-        .finally(() => child.kill('SIGTERM'));
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (failure) reject(failure);
-      else resolvePromise({ code, stdout, stderr });
-    });
-  });
-}

@@ -1,12 +1,7 @@
-import { openContext, type AppContext } from '../src/cli/context';
-import { parseDashboardConfig } from '../src/config/dashboard-variables';
-import { parseConfig } from '../src/config/load';
-import { startDashboard, type RunningDashboard } from '../src/dashboard/server';
-import { createLogger } from '../src/log';
 import type { LocalRedisServer } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { DURATION_BUCKETS_MS } from '../src/stats/buckets';
-import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
+import { runCli, startDashboard, startWorker, type DashboardProcess, type WorkerProcess } from './helpers/processes';
 import { until } from './helpers/until';
 import { startTestRedis } from './helpers/redis';
 
@@ -21,8 +16,7 @@ function sample(metrics: string, series: string): number | undefined {
 describe('/metrics with two worker processes', () => {
   let redis: LocalRedisServer;
   let sim: RunningSimulator;
-  let ctx: AppContext;
-  let dashboard: RunningDashboard;
+  let dashboard: DashboardProcess;
   const workers: WorkerProcess[] = [];
   let env: Record<string, string>;
 
@@ -36,15 +30,14 @@ describe('/metrics with two worker processes', () => {
     // Workers say "worker ready" at info level, which startWorker waits for.
     const starting = [startWorker({ ...env, LOG_LEVEL: 'info' }), startWorker({ ...env, LOG_LEVEL: 'info' })];
     starting.forEach((s) => void s.then((w) => workers.push(w), () => undefined));
-    await Promise.all(starting);
-    ctx = await openContext(parseConfig(env), createLogger('silent'), { startup: 'fail-fast' });
-    dashboard = await startDashboard({ ...ctx, dashboard: parseDashboardConfig({ DASHBOARD_PORT: '0' }) });
+    const dashboardStarting = startDashboard(env);
+    void dashboardStarting.then((d) => (dashboard = d), () => undefined);
+    await Promise.all([...starting, dashboardStarting]);
   });
 
   afterAll(async () => {
-    await dashboard?.close();
+    await dashboard?.stop();
     await Promise.all(workers.map((w) => w.stop()));
-    await ctx?.close();
     await sim?.close();
     await redis?.stop();
   });

@@ -86,7 +86,8 @@ describe('duplicates', () => {
       await workersFor('twice');
       const first = await runCli(['enqueue', '7', '--refresh', '--json', '--wait'], envFor('twice'));
       expect(first.code).toBe(0);
-      const { batchId } = JSON.parse(first.stdout) as { batchId: string };
+      // With --json, stdout is the batch summary alone.
+      const batchId = (JSON.parse(first.stdout) as { batchId: string }).batchId;
       const queue = new Queue('pokemon', { connection: redis.client, prefix: 'twice' });
       // At-least-once: a job can run again (a lost lock, a stalled worker). Force exactly that.
       await (await queue.getJob('pokemon-7'))!.retry('completed');

@@ -3,7 +3,8 @@ import { normalizePokemon } from '../src/pokeapi/normalize';
 import { freePort } from '../src/redis/local-server';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { syntheticPokemon } from '../src/simulator/payload';
-import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
+import type { Command } from 'commander';
+import { CLI, runCli, startWorker, type WorkerProcess } from './helpers/processes';
 import { startTestRedis, type TestRedis } from './helpers/redis';
 
 /** Keys the producer could have written; workers' own housekeeping keys come and go on their own. */
@@ -162,5 +163,57 @@ describe('the pipeline: enqueue → worker processes → store', () => {
     // The whole output on failure: a signal landing in the wrong place is otherwise invisible.
     expect({ code, signal: w.child.signalCode, output: w.output() }).toEqual(expect.objectContaining({ code: 0 }));
     expect(w.output()).toContain('worker stopped cleanly');
+  });
+
+  describe('with --json, stdout is one JSON document and nothing else', () => {
+    /** Every command with --json, how to run it, and what its document holds. */
+    const runs: Record<string, { args: string[]; code: number; check(doc: any, stderr: string): void }[]> = {
+      enqueue: [
+        {
+          args: ['enqueue', '41-45', '--json'],
+          code: 0,
+          check: (doc) => expect(doc).toMatchObject({ batchId: expect.any(String), requested: 5, added: 5, alreadyQueued: 0, alreadyStored: 0 }),
+        },
+        {
+          // The README's `enqueue 1-151 --wait --json > summary.json`: the human line and the
+          // progress go to stderr, the summary is the document.
+          args: ['enqueue', '46-50', '--wait', '--json'],
+          code: 0,
+          check: (doc, stderr) => {
+            expect(doc).toMatchObject({ batchId: expect.any(String), requested: 5, completed: 5, failed: 0 });
+            expect(stderr).toMatch(/^batch b-\S+: 5 requested, 5 added/m);
+          },
+        },
+        {
+          args: ['enqueue', '51,99998', '--wait', '--json'],
+          code: 1,
+          check: (doc) => expect(doc).toMatchObject({ completed: 1, failed: 1, failures: { not_found: 1 } }),
+        },
+      ],
+      status: [{ args: ['status', '--json'], code: 0, check: (doc) => expect(doc).toMatchObject({ workers: expect.any(Number), counts: expect.any(Object), stored: expect.any(Number) }) }],
+      get: [{ args: ['get', '25', '--json'], code: 0, check: (doc) => expect(doc).toMatchObject({ id: 25 }) }],
+    };
+
+    it('covers every command that has --json', () => {
+      const program = (require(CLI) as { buildProgram(): Command }).buildProgram();
+      const withJson = program.commands.filter((c) => c.options.some((o) => o.long === '--json')).map((c) => c.name());
+      expect(withJson.sort()).toEqual(Object.keys(runs).sort());
+    });
+
+    it.each(Object.values(runs).flat().map((r) => [r.args.join(' '), r] as const))('pokequeue %s', async (_label, run) => {
+      const r = await runCli(run.args, env);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: run.code, stderr: expect.any(String) });
+      // One line, one document: JSON.parse fails on a human line before it or a second document after it.
+      expect(r.stdout.endsWith('\n')).toBe(true);
+      expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+      run.check(JSON.parse(r.stdout), r.stderr);
+    });
+
+    it('prints nothing on stdout when there is no document to give (exit 1, the reason on stderr)', async () => {
+      const r = await runCli(['get', '9999', '--json'], env);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('not stored: 9999');
+    });
   });
 });

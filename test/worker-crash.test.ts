@@ -2,11 +2,12 @@ import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
-import { runCli, startReadyProcess, startWorker, type WorkerProcess } from './helpers/processes';
+import { runCli, startWorker, type WorkerProcess } from './helpers/processes';
 import { startTestRedis, type TestRedis } from './helpers/redis';
 import { until } from './helpers/until';
 
-const POISON_WORKER = resolve(__dirname, 'fixtures/poison-worker.js');
+/** Makes the shipped worker crash on one id (see the file). */
+const POISON_PRELOAD = resolve(__dirname, 'fixtures/poison-preload.js');
 
 
 describe('worker crashes', () => {
@@ -107,7 +108,7 @@ describe('worker crashes', () => {
       // A fleet that restarts crashed workers, as a supervisor or an orchestrator would.
       let stopping = false;
       const keepAlive = async () => {
-        const p = await startReadyProcess([POISON_WORKER], env);
+        const p = await startWorker(env, [], 20_000, { nodeArgs: ['--require', POISON_PRELOAD] });
         procs.push(p);
         void p.exited.then(() => {
           if (p.output().includes('poison: crashing')) crashes++;

@@ -30,7 +30,7 @@ export async function openContext(config: Config, log: Logger, opts: { startup: 
   // once: one after the other cost a short command ~10 ms more.
   const queueConnection = createRedis(config, { startup: opts.startup, log });
   try {
-    await waitForRedis(redis, config, opts.startup === 'wait' ? 24 * 3600_000 : 4000);
+    await waitForRedis(redis, config, { startup: opts.startup });
   } catch (err) {
     redis.disconnect();
     queueConnection.disconnect();

@@ -43,7 +43,7 @@ export function reportError(err: unknown): number {
   }
   if (err instanceof RedisUnavailableError || err instanceof UserFacingError) {
     process.stderr.write(`error: ${redactSecretsInText(err.message)}\n`);
-    return err instanceof UserFacingError ? err.exitCode : ExitCode.failure;
+    return err.exitCode;
   }
   process.stderr.write(`unexpected error: ${redactSecretsInText((err as Error)?.stack ?? String(err))}\n`);
   return ExitCode.failure;

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import { ExitCode } from '../config/errors';
+import { cliEntryFile } from '../package-root';
 import { WORKER_READY_MESSAGE } from './worker-ready';
 
 export { WORKER_READY_MESSAGE };
@@ -37,7 +37,7 @@ export interface WorkerSupervisorOptions {
   readonly processes: number;
   /**
    * The program each child runs. Arguments go after the file.
-   * @defaultValue this CLI's `worker` command (`node dist/src/cli/main.js worker ...args`)
+   * @defaultValue this CLI's `worker` command: the file package.json's `bin` names, with `worker ...args`
    */
   readonly file?: string;
   /** Arguments for each child, e.g. `['--concurrency', '5']` (after `worker` for the default file). */
@@ -96,7 +96,7 @@ export class WorkerSupervisor {
     const usesCli = opts.file === undefined;
     this.o = {
       processes: opts.processes,
-      file: opts.file ?? resolve(__dirname, 'main.js'),
+      file: opts.file ?? cliEntryFile(),
       args: usesCli ? ['worker', ...(opts.args ?? [])] : [...(opts.args ?? [])],
       env: opts.env ?? process.env,
       shutdownTimeoutMs: opts.shutdownTimeoutMs,

@@ -1,14 +1,27 @@
+import { EventEmitter } from 'node:events';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { ExitCode } from '../config/errors';
 import type { Config } from '../config/variables';
 import { redactRedisUrl } from '../config/redact';
+import { probeRedis, refusalFromError, worthProbing, type RedisRefusal, type RedisTarget } from './refusal';
 
 /** A Redis connection pokequeue talks through: a single server or a cluster. */
 export type RedisClient = Redis | Cluster;
 
-/** Redis could not be reached in time. Its message is safe to print (no password). */
+/**
+ * Redis could not be reached in time, or it answered and refused us. Its message is safe to print
+ * (no password) and says what Redis said; `exitCode` is 2 when the configuration itself is wrong
+ * for that server (a database it does not have), 1 otherwise.
+ */
 export class RedisUnavailableError extends Error {
   override readonly name = 'RedisUnavailableError';
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.failure,
+  ) {
+    super(message);
+  }
 }
 
 export interface RedisConnectionOptions {
@@ -31,18 +44,106 @@ export function describeRedis(config: Config): string {
     : `Redis at ${redactRedisUrl(config.redisUrl)}`;
 }
 
+/** How often a connection that keeps failing says why (per Redis, across a process's connections). */
+const REPORT_EVERY_MS = 4000;
+/** A TLS handshake on loopback or a LAN takes milliseconds: one still going after this is asked about. */
+const TLS_HANDSHAKE_PATIENCE_MS = 1000;
+const lastReported = new Map<string, number>();
+
+/**
+ * What went wrong on a client's latest connection attempts: the last error, and a refusal once one
+ * is known (from the error itself or from a probe of the server). Cleared when the client is ready.
+ */
+class ConnectionTrouble extends EventEmitter<{ refusal: [RedisRefusal] }> {
+  lastError?: Error;
+  refusal?: RedisRefusal;
+  /** A probe in flight: one at a time, and at most one per REPORT_EVERY_MS. */
+  probing?: Promise<void>;
+  private lastProbe = 0;
+
+  constructor(private readonly target: RedisTarget | undefined) {
+    super();
+  }
+
+  onError(err: Error): void {
+    this.lastError = err;
+    const refusal = refusalFromError(err);
+    if (refusal) return this.found(refusal);
+    if (!this.target || !worthProbing(err, this.target)) {
+      // Nothing answered this time (connection refused, host unknown): an old refusal no longer explains it.
+      this.refusal = undefined;
+      return;
+    }
+    this.probe();
+  }
+
+  /**
+   * A TLS handshake with a plain Redis never ends: the server waits for a line, the client for
+   * its answer, until the connect timeout (3 s). Asked after a second, the server says sooner.
+   */
+  onConnecting(): void {
+    if (!this.target?.tls) return;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = setTimeout(() => this.probe(), TLS_HANDSHAKE_PATIENCE_MS);
+    this.handshakeTimer.unref();
+  }
+
+  handshakeOver(): void {
+    clearTimeout(this.handshakeTimer);
+  }
+
+  private handshakeTimer?: NodeJS.Timeout;
+
+  private probe(): void {
+    if (!this.target || this.probing || Date.now() - this.lastProbe < REPORT_EVERY_MS) return;
+    this.lastProbe = Date.now();
+    this.probing = probeRedis(this.target)
+      .then((found) => found && this.found(found))
+      .catch(() => undefined)
+      .finally(() => (this.probing = undefined));
+  }
+
+  clear(): void {
+    this.lastError = undefined;
+    this.refusal = undefined;
+  }
+
+  /** Why the last attempt failed, to follow "Redis at <url>": Redis's own words when we have them. */
+  reason(): string {
+    if (this.refusal) return `, which ${this.refusal.problem} ${this.refusal.advice.replace(/\.$/, '')}`;
+    return this.lastError ? ` (${this.lastError.message})` : '';
+  }
+
+  private found(refusal: RedisRefusal): void {
+    this.refusal = refusal;
+    this.emit('refusal', refusal);
+  }
+}
+
+const troubles = new WeakMap<RedisClient, ConnectionTrouble>();
+
 export function createRedis(config: Config, opts: RedisConnectionOptions): RedisClient {
+  silenceMisleadingPasswordWarnings();
   const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
   const where = describeRedis(config);
   let everReady = false;
-  let lastLogged = 0;
+  // Made with the client below; the retry strategy reads it only once the client exists.
+  let trouble!: ConnectionTrouble;
   const retryStrategy = (times: number): number | null => {
     if (!everReady && opts.startup === 'fail-fast' && times * 500 >= connectTimeoutMs) return null;
     const delay = Math.min(250 * 2 ** Math.min(times, 4), 5000);
-    // One line per few seconds is enough to say what we are waiting for, without a log flood.
-    if (Date.now() - lastLogged > 4000) {
-      lastLogged = Date.now();
-      opts.log.warn({ attempt: times }, `${everReady ? 'lost' : 'waiting for'} ${where}; retrying in ${delay} ms`);
+    // A command gives up with one clear error (waitForRedis); a worker waiting for Redis, or any
+    // client that lost it, says why every few seconds: Redis's own words when it answered.
+    if (opts.startup === 'wait' || everReady) {
+      const now = Date.now();
+      if (now - (lastReported.get(where) ?? 0) >= REPORT_EVERY_MS) {
+        lastReported.set(where, now);
+        const state = everReady ? 'lost' : 'waiting for';
+        // A probe of the server may be on its way: its answer is the reason worth logging.
+        void (trouble.probing ?? Promise.resolve()).then(() =>
+          opts.log.warn({ attempt: times }, `${state} ${where}${trouble.reason()}; retrying in ${delay} ms`),
+        );
+      }
     }
     return delay;
   };
@@ -68,30 +169,66 @@ export function createRedis(config: Config, opts: RedisConnectionOptions): Redis
         },
       },
     );
+    trouble = new ConnectionTrouble(undefined);
   } else {
-    client = new Redis(config.redisUrl, common);
+    const redis = new Redis(config.redisUrl, common);
+    client = redis;
+    trouble = new ConnectionTrouble({ host: redis.options.host ?? '127.0.0.1', port: redis.options.port ?? 6379, tls: !!redis.options.tls });
   }
+  troubles.set(client, trouble);
+  client.on('connecting', () => trouble.onConnecting());
+  client.on('connect', () => trouble.handshakeOver());
+  client.on('end', () => trouble.handshakeOver());
   client.on('ready', () => {
     if (everReady) opts.log.info(`reconnected to ${where}`);
     everReady = true;
+    trouble.clear();
   });
-  // Without a listener ioredis prints every connection error as "Unhandled error event";
-  // the retry strategy above already says what is happening, once every few seconds.
-  client.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis connection error'));
+  // Without a listener ioredis prints every connection error as "Unhandled error event"; the
+  // retry strategy above says what is happening, once every few seconds.
+  client.on('error', (err: Error) => {
+    opts.log.debug({ err: err.message }, 'redis connection error');
+    trouble.onError(err);
+  });
+  trouble.on('refusal', (refusal) => {
+    // ioredis goes on after a refused SELECT, on database 0: close before it is ready, so that
+    // nothing is ever written to a database REDIS_URL did not name.
+    if (refusal.exitCode === ExitCode.usage && client instanceof Redis) client.disconnect(true);
+  });
   return client;
 }
 
-/** Resolves once the client is ready; rejects with a clear, password-free message otherwise. */
-export async function waitForRedis(client: RedisClient, config: Config, timeoutMs = 4000): Promise<void> {
+/**
+ * Resolves once the client is ready; rejects with a clear, password-free message otherwise.
+ * `fail-fast` (commands) gives up after `timeoutMs`, and at once when Redis refuses (NOAUTH,
+ * WRONGPASS, DENIED, a TLS mismatch), with what Redis said. `wait` (workers) waits through
+ * refusals, since an operator may fix the server, but not through a database number the server
+ * does not have: that is REDIS_URL's mistake, and exits 2.
+ */
+export async function waitForRedis(
+  client: RedisClient,
+  config: Config,
+  opts: { startup: 'fail-fast' | 'wait'; timeoutMs?: number } = { startup: 'fail-fast' },
+): Promise<void> {
   if (client.status === 'ready') return;
   const where = describeRedis(config);
+  const trouble = troubles.get(client);
+  const failFast = opts.startup === 'fail-fast';
+  const timeoutMs = opts.timeoutMs ?? (failFast ? 4000 : 2 ** 31 - 1);
   await new Promise<void>((resolve, reject) => {
-    let lastError = '';
-    const onError = (err: Error) => {
-      lastError = err.message;
-    };
-    const fail = () => {
+    const refused = (refusal: RedisRefusal) => {
       cleanup();
+      reject(new RedisUnavailableError(`${where} ${refusal.problem} ${refusal.advice}`, refusal.exitCode));
+    };
+    const onRefusal = (refusal: RedisRefusal) => {
+      if (failFast || refusal.exitCode === ExitCode.usage) refused(refusal);
+    };
+    const fail = async () => {
+      // A probe may still be asking the server why: wait for its answer (it is bounded).
+      await trouble?.probing;
+      if (trouble?.refusal) return refused(trouble.refusal);
+      cleanup();
+      const lastError = trouble?.lastError?.message;
       reject(
         new RedisUnavailableError(
           `cannot reach ${where}${lastError ? ` (${lastError})` : ''}. Is Redis running? Start one with ` +
@@ -99,7 +236,8 @@ export async function waitForRedis(client: RedisClient, config: Config, timeoutM
         ),
       );
     };
-    const timer = setTimeout(fail, timeoutMs);
+    const onFail = () => void fail();
+    const timer = setTimeout(onFail, timeoutMs);
     const onReady = () => {
       cleanup();
       resolve();
@@ -107,11 +245,31 @@ export async function waitForRedis(client: RedisClient, config: Config, timeoutM
     const cleanup = () => {
       clearTimeout(timer);
       client.off('ready', onReady);
-      client.off('error', onError);
-      client.off('end', fail);
+      client.off('end', onFail);
+      trouble?.off('refusal', onRefusal);
     };
     client.on('ready', onReady);
-    client.on('error', onError);
-    client.once('end', fail);
+    client.once('end', onFail);
+    trouble?.on('refusal', onRefusal);
+    if (trouble?.refusal) onRefusal(trouble.refusal);
   });
+}
+
+let warningsSilenced = false;
+
+/**
+ * ioredis prints "[WARN] Redis server does not require a password, but a password was supplied"
+ * itself (console.warn) whenever an AUTH or HELLO reply contains "no password is set". Protected
+ * mode's DENIED reply contains those words, so a refused connection was reported as a password
+ * that is not needed. Matching ioredis' text is the only handle it gives; what went wrong is told
+ * by {@link waitForRedis} and the retry log instead, in Redis's own words.
+ */
+function silenceMisleadingPasswordWarnings(): void {
+  if (warningsSilenced) return;
+  warningsSilenced = true;
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && /does not require a password, but a password was supplied/.test(args[0])) return;
+    warn(...args);
+  };
 }

@@ -17,7 +17,7 @@ export function registerEnqueue(program: Command): void {
     .argument('<spec...>', 'ids, ranges, comma lists, or all')
     .option('--wait', 'show progress until the batch is done, then a summary; exit 1 if any job failed')
     .option('--refresh', 'fetch again ids that are already stored')
-    .option('--json', 'print the result as one JSON document on stdout (with --wait: the summary)')
+    .option('--json', 'print one JSON document on stdout: the counts, or with --wait the batch summary')
     .action((specs: string[], opts: { wait?: boolean; refresh?: boolean; json?: boolean }) =>
       runCommand({}, async (config, log) => {
         // Parse before connecting: bad input must change nothing and fail fast.
@@ -26,11 +26,12 @@ export function registerEnqueue(program: Command): void {
         try {
           const ids = parsed.all ? mergeIds(parsed.ids, await listAll(config)) : parsed.ids;
           const result = await enqueueBatch(ctx, { ids, refresh: !!opts.refresh, spec: specs.join(' ') });
+          // With --json, stdout carries exactly one JSON document (this result, or with --wait the
+          // batch's summary, which repeats these counts); the line for a human goes to stderr.
           if (opts.json && !opts.wait) {
             process.stdout.write(`${JSON.stringify(result)}\n`);
             return ExitCode.ok;
           }
-          // With --json, stdout carries the summary alone: the human line goes to stderr.
           (opts.json ? process.stderr : process.stdout).write(`${describeEnqueue(result)}\n`);
           if (!opts.wait) return ExitCode.ok;
           return await waitAndSummarize(ctx, result.batchId, !!opts.json);
