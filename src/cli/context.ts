@@ -55,6 +55,8 @@ export async function openContext(
         client = new Client({
           baseUrl: config.pokeapiUrl,
           timeoutMs: config.httpTimeoutMs,
+          maxWireBytes: config.httpMaxWireBytes,
+          maxBodyBytes: config.httpMaxBodyBytes,
           connections: opts.connections ?? config.workerConcurrency,
           keepCompressed: config.storeRaw,
           parseThreads: opts.parseThreads ?? 0,

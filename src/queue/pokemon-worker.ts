@@ -10,6 +10,7 @@ import type { RecordStore } from '../store/record-store';
 import type { PokemonJobData } from '../types';
 import type { PokemonQueue } from './pokemon-queue';
 import { GroupCommit } from './group-commit';
+import { checkJobData } from './job-data';
 import { WorkerHeartbeatPublisher } from './worker-heartbeat';
 
 export interface PokemonWorkerDeps {
@@ -64,7 +65,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   };
 
   const processor = async (job: Job<PokemonJobData>): Promise<PokemonJobResult> => {
-    const { id, batchId, refresh } = job.data;
+    const { id, batchId, refresh } = checkJobData(job, log);
     const waitMs = (job.processedOn ?? Date.now()) - job.timestamp;
     const retried = job.attemptsMade > 0;
     inFlight++;

@@ -4,6 +4,33 @@ import type { RedisClient } from '../redis/connection';
 import { keysFor, type Keys } from '../redis/keys';
 
 /**
+ * claim-names: points each name at its record's id, unless another record rightfully holds it.
+ *
+ * KEYS[1] the names hash (name → id)   KEYS[2] the records hash (id → record JSON)
+ * ARGV pairs: name, id (the records are already written, in the same transaction)
+ * A name held by another id moves only when that id's stored record no longer carries the name
+ * (it was renamed, or removed); when both records carry it, the lower id keeps it. So one payload
+ * cannot take the name of a record already stored (a payload for id 26 named like #5 leaves
+ * `get` of that name at #5), and the outcome does not depend on which was fetched first.
+ * Returns the number of names it did not move. Emits nothing.
+ */
+const CLAIM_NAMES = `
+local kept = 0
+for i = 1, #ARGV, 2 do
+  local name, id = ARGV[i], ARGV[i + 1]
+  local holder = redis.call('HGET', KEYS[1], name)
+  local take = (not holder) or holder == id
+  if not take then
+    local json = redis.call('HGET', KEYS[2], holder)
+    local ok, record = pcall(cjson.decode, json or 'null')
+    take = not (ok and type(record) == 'table' and record.name == name) or tonumber(id) < tonumber(holder)
+  end
+  if take then redis.call('HSET', KEYS[1], name, id) else kept = kept + 1 end
+end
+return kept
+`;
+
+/**
  * Where records live: Redis hashes under QUEUE_PREFIX. Writing is idempotent: the same id always
  * lands in the same field, so a job that runs twice leaves one record, the later one.
  */
@@ -37,7 +64,9 @@ export class RecordStore {
       if (rawGzipped) raw.push(String(record.id), rawGzipped);
     }
     tx.hset(this.keys.records, ...records);
-    tx.hset(this.keys.names, ...names);
+    // EVAL rather than a defined command: ioredis copies every defined script into each MULTI
+    // it builds, and the script is cached by Redis after the first call all the same.
+    tx.eval(CLAIM_NAMES, 2, this.keys.names, this.keys.records, ...names);
     if (raw.length) tx.hset(this.keys.raw, ...raw);
   }
 
@@ -66,9 +95,12 @@ export class RecordStore {
     return json ? (JSON.parse(json) as PokemonRecord) : null;
   }
 
+  /** The record that carries this name, or null; a name whose record now carries another (renamed since) finds nothing. */
   async getByName(name: string): Promise<PokemonRecord | null> {
-    const id = await this.redis.hget(this.keys.names, name.toLowerCase());
-    return id ? this.get(Number(id)) : null;
+    const key = name.toLowerCase();
+    const id = await this.redis.hget(this.keys.names, key);
+    const record = id ? await this.get(Number(id)) : null;
+    return record && record.name.toLowerCase() === key ? record : null;
   }
 
   /** An id (`25`) or a name (`pikachu`). */
@@ -90,10 +122,25 @@ export class RecordStore {
     return ids.sort((a, b) => a - b);
   }
 
-  /** A page of records in id order, for the HTTP API. */
-  async page(offset: number, limit: number): Promise<{ total: number; records: PokemonRecord[] }> {
+  /**
+   * A page of records in id order, for the HTTP API: at most `limit` records and, past the first,
+   * at most `maxBytes` of record JSON (sizes are asked first, so an oversized page is never read).
+   */
+  async page(offset: number, limit: number, maxBytes = Infinity): Promise<{ total: number; records: PokemonRecord[] }> {
     const ids = await this.ids();
-    const slice = ids.slice(offset, offset + limit);
+    let slice = ids.slice(offset, offset + limit);
+    if (slice.length > 1 && Number.isFinite(maxBytes)) {
+      const pipe = this.redis.pipeline();
+      for (const id of slice) pipe.hstrlen(this.keys.records, String(id));
+      const sizes = ((await pipe.exec()) ?? []).map(([err, n]) => {
+        if (err) throw err;
+        return n as number;
+      });
+      let bytes = sizes[0]!;
+      let n = 1;
+      while (n < slice.length && bytes + sizes[n]! <= maxBytes) bytes += sizes[n++]!;
+      slice = slice.slice(0, n);
+    }
     const records = slice.length ? await this.getMany(slice) : [];
     return { total: ids.length, records };
   }

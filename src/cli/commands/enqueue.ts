@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../config/errors';
 import { parseSpecs } from '../../ids/parse-spec';
+import { BadListError } from '../../pokeapi/errors';
 import { waitForBatch } from '../../queue/batch-waiter';
 import { enqueueBatch, type EnqueueResult } from '../../queue/producer';
 import { openContext, type AppContext } from '../context';
@@ -52,11 +53,17 @@ export async function waitAndSummarize(ctx: AppContext, batchId: string, json = 
   return outcome.failed + outcome.adopted.failed > 0 ? ExitCode.failure : ExitCode.ok;
 }
 
+/**
+ * Every id the API lists, before anything is written. A list that cannot be trusted (BadListError:
+ * a foreign or looping `next`, an id out of range, a malformed entry) is bad input, exit 2; an
+ * API that cannot be reached is exit 1. Either way nothing is enqueued.
+ */
 async function listAll(ctx: AppContext): Promise<number[]> {
   try {
     return await ctx.client.listAllIds();
   } catch (err) {
-    throw new UserFacingError(`cannot list every id from ${ctx.config.pokeapiUrl}: ${(err as Error).message}`);
+    const code = err instanceof BadListError ? ExitCode.usage : ExitCode.failure;
+    throw new UserFacingError(`cannot list every id from ${ctx.config.pokeapiUrl}: ${(err as Error).message}`, code);
   }
 }
 
