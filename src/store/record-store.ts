@@ -7,26 +7,45 @@ import { keysFor, type Keys } from '../redis/keys';
  * claim-names: points each name at its record's id, unless another record rightfully holds it.
  *
  * KEYS[1] the names hash (name → id)   KEYS[2] the records hash (id → record JSON)
- * ARGV pairs: name, id (the records are already written, in the same transaction)
+ * ARGV pairs: name, id (their records are already written, earlier in the same transaction)
  * A name held by another id moves only when that id's stored record no longer carries the name
  * (it was renamed, or removed); when both records carry it, the lower id keeps it. So one payload
  * cannot take the name of a record already stored (a payload for id 26 named like #5 leaves
  * `get` of that name at #5), and the outcome does not depend on which was fetched first.
- * Returns the number of names it did not move. Emits nothing.
+ * One HMGET and one HSET for the whole group; an HGET of the holder's record only on a conflict.
+ * Returns the number of names left with another id. Emits nothing.
  */
 const CLAIM_NAMES = `
-local kept = 0
-for i = 1, #ARGV, 2 do
-  local name, id = ARGV[i], ARGV[i + 1]
-  local holder = redis.call('HGET', KEYS[1], name)
+local fields = {}
+for i = 1, #ARGV, 2 do fields[#fields + 1] = ARGV[i] end
+local holders = {}
+for i = 1, #fields, 1000 do
+  local part = redis.call('HMGET', KEYS[1], unpack(fields, i, math.min(i + 999, #fields)))
+  for j = 1, #part do holders[i + j - 1] = part[j] end
+end
+local current, changed, kept = {}, {}, 0
+for i = 1, #fields do
+  local name, id = fields[i], ARGV[2 * i]
+  local holder = current[name]
+  if holder == nil then holder = holders[i] end
   local take = (not holder) or holder == id
   if not take then
-    local json = redis.call('HGET', KEYS[2], holder)
-    local ok, record = pcall(cjson.decode, json or 'null')
+    local ok, record = pcall(cjson.decode, redis.call('HGET', KEYS[2], holder) or 'null')
     take = not (ok and type(record) == 'table' and record.name == name) or tonumber(id) < tonumber(holder)
   end
-  if take then redis.call('HSET', KEYS[1], name, id) else kept = kept + 1 end
+  if take then
+    current[name] = id
+    changed[name] = true
+  else
+    kept = kept + 1
+  end
 end
+local out = {}
+for name in pairs(changed) do
+  out[#out + 1] = name
+  out[#out + 1] = current[name]
+end
+for i = 1, #out, 1000 do redis.call('HSET', KEYS[1], unpack(out, i, math.min(i + 999, #out))) end
 return kept
 `;
 
