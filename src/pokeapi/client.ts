@@ -152,8 +152,10 @@ export class PokeApiClient {
       try {
         page = (await this.parseHere(await this.download(url), 0)).payload;
       } catch (err) {
-        // "no Pokémon with id 0" would make no sense here.
+        // "no Pokémon with id 0" would make no sense here; an answer that will not change (a 404,
+        // a page too large) is the list's fault like a bad entry. Transient failures stay as they are.
         if (err instanceof NotFoundError) throw new BadListError(`the list endpoint ${url} answered 404`);
+        if (err instanceof PokeApiError && !err.retryable) throw new BadListError(`the list endpoint ${url}: ${err.message}`);
         throw err;
       }
       url = reader.read(page, url);

@@ -4,7 +4,8 @@ import { parseSpecs } from '../../ids/parse-spec';
 import { BadListError } from '../../pokeapi/errors';
 import { waitForBatch } from '../../queue/batch-waiter';
 import { enqueueBatch, type EnqueueResult } from '../../queue/producer';
-import { openContext, type AppContext } from '../context';
+import type { Config } from '../../config/variables';
+import { createPokeApiClient, openContext, type AppContext } from '../context';
 import { formatSummary } from '../format-summary';
 import { createProgressDisplay } from '../progress-display';
 import { runCommand, UserFacingError } from '../run-command';
@@ -21,9 +22,10 @@ export function registerEnqueue(program: Command): void {
       runCommand({}, async (config, log) => {
         // Parse before connecting: bad input must change nothing and fail fast.
         const parsed = parseSpecs(specs);
+        // The list too, before Redis is touched: a list that cannot be trusted changes nothing.
+        const ids = parsed.all ? mergeIds(parsed.ids, await listAll(config)) : parsed.ids;
         const ctx = await openContext(config, log, { startup: 'fail-fast', connections: 4 });
         try {
-          const ids = parsed.all ? mergeIds(parsed.ids, await listAll(ctx)) : parsed.ids;
           const result = await enqueueBatch(ctx, { ids, refresh: !!opts.refresh, spec: specs.join(' ') });
           if (!opts.json || opts.wait) process.stdout.write(`${describeEnqueue(result)}\n`);
           if (!opts.wait) {
@@ -58,12 +60,15 @@ export async function waitAndSummarize(ctx: AppContext, batchId: string, json = 
  * a foreign or looping `next`, an id out of range, a malformed entry) is bad input, exit 2; an
  * API that cannot be reached is exit 1. Either way nothing is enqueued.
  */
-async function listAll(ctx: AppContext): Promise<number[]> {
+async function listAll(config: Config): Promise<number[]> {
+  const client = createPokeApiClient(config, 4);
   try {
-    return await ctx.client.listAllIds();
+    return await client.listAllIds();
   } catch (err) {
     const code = err instanceof BadListError ? ExitCode.usage : ExitCode.failure;
-    throw new UserFacingError(`cannot list every id from ${ctx.config.pokeapiUrl}: ${(err as Error).message}`, code);
+    throw new UserFacingError(`cannot list every id from ${config.pokeapiUrl}: ${(err as Error).message}`, code);
+  } finally {
+    await client.close();
   }
 }
 
