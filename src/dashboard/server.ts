@@ -10,7 +10,7 @@ import type { RedisClient } from '../redis/connection';
 import type { RecordStore } from '../store/record-store';
 import { allowedHosts } from './allowed-hosts';
 import { basicAuth } from './basic-auth';
-import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
+import { BULL_BOARD_PATH, bullBoardRouter, refuseWrites } from './bull-board';
 import { healthRoutes } from './health';
 import { apiNotFound, errorHandler } from './http-errors';
 import { createMetricsRegistry } from './metrics';
@@ -95,6 +95,7 @@ export function createDashboardApp(deps: DashboardDeps): Express {
   app.use(sameOriginWrites());
 
   app.get('/', (_req, res) => res.redirect(302, BULL_BOARD_PATH));
+  if (dashboard.dashboardReadOnly) app.use(BULL_BOARD_PATH, refuseWrites());
   app.use(BULL_BOARD_PATH, bullBoardRouter({ queue, prefix, readOnly: dashboard.dashboardReadOnly }));
 
   app.get('/stats', (_req, res) => {
