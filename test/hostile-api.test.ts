@@ -47,6 +47,8 @@ describe('a worker facing a hostile API', () => {
     10: { what: 'a name nested 100,000 arrays deep', reason: 'bad_payload', message: /payload for id 10 has no name; body starts: \(unprintable: Maximum call stack/ },
   };
   const ids = Object.keys(hostile).map(Number);
+  /** Real-looking payloads of 500 KB of `{},{},...` just under the structure scan: stored, and each 11 MB once parsed. */
+  const heavy = Array.from({ length: 20 }, (_, i) => 101 + i);
   const outcomes: Record<string, { code: number | null; summary: any; peak: number; ms: number }> = {};
 
   beforeAll(async () => {
@@ -69,6 +71,10 @@ describe('a worker facing a hostile API', () => {
     api.pokemon.set(9, (_q, res) => sendBytes(res, 200, heap, 'gzip'));
     const nested = Buffer.from(`${tiny(10).replace('"name":"p10"', `"name":${'['.repeat(100_000)}${']'.repeat(100_000)}`)}}`);
     api.pokemon.set(10, (_q, res) => sendBytes(res, 200, nested, 'gzip'));
+    for (const id of heavy) {
+      const body = zlib.gzipSync(Buffer.from(`${tiny(id)},"x":[{}${',{}'.repeat(170_000)}]}`));
+      api.pokemon.set(id, sendEncoded(body, 'gzip'));
+    }
     expect(bombs.brotli.length).toBeLessThan(4096);
     expect(brotliLarge.length).toBeGreaterThan(8192);
 
@@ -76,7 +82,7 @@ describe('a worker facing a hostile API', () => {
     for (const [name, extra] of [['threaded', {}], ['event-loop', { PARSE_THREADS: '0' }]] as const) {
       workers[name] = await startWorker({ ...env(name), ...extra });
       const started = Date.now();
-      const r = await runCli(['enqueue', ids.join(','), '--wait', '--json'], env(name), 60_000);
+      const r = await runCli(['enqueue', [...ids, ...heavy].join(','), '--wait', '--json'], env(name), 60_000);
       const ms = Date.now() - started;
       outcomes[name] = { code: r.code, summary: JSON.parse(r.stdout.trim().split('\n').at(-1)!), peak: peakRss(workers[name].child.pid!), ms };
     }
@@ -89,10 +95,10 @@ describe('a worker facing a hostile API', () => {
   });
 
   describe.each(['threaded', 'event-loop'])('with the body decoded on the %s', (name) => {
-    it('fails every job at once, each with its reason, exit 1', () => {
+    it('fails every bomb at once, each with its reason, and stores the heavy payloads; exit 1', () => {
       const o = outcomes[name]!;
       expect(o.code).toBe(1);
-      expect(o.summary).toMatchObject({ failed: ids.length, completed: 0, retries: 0, failures: { too_large: 8, bad_payload: 2 } });
+      expect(o.summary).toMatchObject({ failed: ids.length, completed: heavy.length, retries: 0, failures: { too_large: 8, bad_payload: 2 } });
     });
 
     it('says what was too large, and where it stopped', async () => {
@@ -112,7 +118,7 @@ describe('a worker facing a hostile API', () => {
 
     it(`keeps the worker's peak memory under ${PEAK_RSS_BOUND >> 20} MB`, () => {
       const o = outcomes[name]!;
-      process.stdout.write(`hostile API, ${name}: ${ids.length} bombs in ${o.ms} ms, worker peak RSS ${(o.peak / 2 ** 20).toFixed(0)} MB\n`);
+      process.stdout.write(`hostile API, ${name}: ${ids.length} bombs and ${heavy.length} heavy payloads in ${o.ms} ms, worker peak RSS ${(o.peak / 2 ** 20).toFixed(0)} MB\n`);
       expect(o.peak).toBeLessThan(PEAK_RSS_BOUND);
     });
   });
