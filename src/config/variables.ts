@@ -69,7 +69,7 @@ export const configVariables = {
     env: 'REDIS_URL',
     default: 'redis://127.0.0.1:6379',
     schema: redisUrl,
-    doc: 'Redis holding the queue and the records. Passwords, rediss:// (TLS) and /DB numbers work; the password is never logged.',
+    doc: 'Redis holding the queue and the records. Passwords, rediss:// (TLS) and /DB numbers work (any other path is refused); the password is never logged.',
   },
   redisClusterNodes: {
     env: 'REDIS_CLUSTER_NODES',
