@@ -31,12 +31,17 @@ const CODECS: Record<string, { sync: (b: Buffer, o: Options) => Buffer; async: (
   deflate: { sync: zlib.inflateSync, async: promisify(zlib.inflate) },
 };
 
-/** Bodies under this many bytes on the wire are decoded at once: the round trip to libuv's pool would cost more than the work. */
+/**
+ * gzip and deflate bodies under this many bytes on the wire are decoded at once: the round trip
+ * to libuv's pool would cost more than the work...
+ */
 const SYNC_DECODE_MAX_WIRE_BYTES = 4096;
 /**
- * ...but only up to this many times their size, so the event loop never decodes more than
- * ~400 KB in one go (under 3 ms). Real payloads inflate 20-45x; a small body that inflates more
- * is decoded again on the pool, with the full limit.
+ * ...but only up to this many times their size, so the event loop never inflates more than
+ * ~400 KB in one go (well under a millisecond). Real payloads inflate 20-45x; a small body that
+ * inflates more is decoded again on the pool, with the full limit. Brotli always goes to the
+ * pool: its decoder fills a window of up to 16 MB before it yields any output, so even a capped
+ * 1.6 KB bomb held the event loop 8-35 ms.
  */
 const SYNC_DECODE_MAX_RATIO = 100;
 
@@ -51,11 +56,11 @@ export function decodeSync(body: Buffer, encoding: string, maxBytes: number): Bu
   }
 }
 
-/** Decompresses on libuv's thread pool, off the event loop that the other jobs share (small bodies at once, bounded). */
+/** Decompresses on libuv's thread pool, off the event loop that the other jobs share (small gzip and deflate bodies at once, bounded). */
 export async function decode(body: Buffer, encoding: string, maxBytes: number): Promise<Buffer> {
   const codec = CODECS[encoding];
   if (!codec) return identity(body, maxBytes);
-  if (body.length < SYNC_DECODE_MAX_WIRE_BYTES) {
+  if (body.length < SYNC_DECODE_MAX_WIRE_BYTES && encoding !== 'br') {
     const bound = Math.min(maxBytes, Math.max(1024, body.length * SYNC_DECODE_MAX_RATIO));
     try {
       return codec.sync(body, { maxOutputLength: bound });
