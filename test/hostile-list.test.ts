@@ -41,13 +41,13 @@ describe('enqueue all against a hostile list endpoint', () => {
   it('enqueues every id of a well-formed list of two pages (the test can pass)', async () => {
     const r = await enqueueAll(list((offset) => ({
       count: 3,
-      next: offset === 0 ? `${api.url}/pokemon/?offset=1000&limit=1000` : null,
+      next: offset === 0 ? `${api.url}/pokemon?offset=1000&limit=1000` : null, // without the slash, as some servers write it
       results: entries(offset === 0 ? [1, 2] : [10001]),
     })));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/3 requested, 3 added/);
-    expect(r.requests.map((q) => q.url)).toEqual(['/api/v2/pokemon/?offset=0&limit=1000', '/api/v2/pokemon/?offset=1000&limit=1000']);
+    expect(r.requests.map((q) => q.url)).toEqual(['/api/v2/pokemon/?offset=0&limit=1000', '/api/v2/pokemon?offset=1000&limit=1000']);
   });
 
   describe.each([
@@ -60,6 +60,8 @@ describe('enqueue all against a hostile list endpoint', () => {
     ['a next on an internal host', list(() => ({ next: 'http://169.254.169.254/latest/meta-data/', results: entries([1]) })),
       /points outside .* \(not followed\); it sent: http:\/\/169\.254\.169\.254\/latest\/meta-data\//],
     ['a next on the same host but another path', list(() => ({ next: `${api.origin}/admin?x=/pokemon/`, results: entries([1]) })),
+      /points outside .*\(not followed\)/],
+    ['a next on a path that only starts like the list\'s', list(() => ({ next: `${api.url}/pokemonevil/?offset=1000`, results: entries([1]) })),
       /points outside .*\(not followed\)/],
     ['more pages than any list of ids can need', list((offset) => ({ next: `${api.url}/pokemon/?offset=${offset + 1}&limit=1`, results: entries([offset + 1]) })),
       /the list endpoint has more than 1000 pages/],
@@ -98,7 +100,7 @@ describe('enqueue all against a hostile list endpoint', () => {
     });
 
     it('requests only the configured API', () => {
-      for (const q of r.requests) expect(q.url).toMatch(/^\/api\/v2\/pokemon\/\?/);
+      for (const q of r.requests) expect(q.url).toMatch(/^\/api\/v2\/pokemon\/?\?/);
     });
   });
 });

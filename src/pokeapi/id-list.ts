@@ -66,7 +66,9 @@ export class IdListReader {
     } catch {
       throw this.bad(`the list's "next" is not a URL`, next);
     }
-    if (url.origin !== this.base.origin || !url.pathname.startsWith(this.base.pathname)) {
+    // `/pokemon/` itself, or the same without its slash (`/pokemon?offset=20`, as some servers write it).
+    const under = url.pathname.startsWith(this.base.pathname) || url.pathname === this.base.pathname.slice(0, -1);
+    if (url.origin !== this.base.origin || !under) {
       throw this.bad(`the list's "next" points outside ${this.base.href} (not followed)`, next);
     }
     if (this.seen.has(url.href)) throw this.bad(`the list's "next" points back to a page already read (a loop)`, next);
