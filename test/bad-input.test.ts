@@ -43,6 +43,7 @@ describe('bad input everywhere', () => {
     [['get']],
     [['get', '../../etc/passwd']],
     [['export', '--format', 'yaml']],
+    [['export', '--out', '/tmp']],
     [['start', '--ids', 'abc']],
     [['demo', '--latency-ms', '-3']],
     [['demo', '--ids', 'all']],
@@ -68,11 +69,27 @@ describe('bad input everywhere', () => {
     ['POKEAPI_URL', 'pokeapi.co', ['enqueue', '1']],
     ['STORE_RAW', 'perhaps', ['worker']],
     ['LOG_LEVEL', 'chatty', ['status']],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1:99999', ['status']],
+    ['POKEAPI_URL', 'http://127.0.0.1:1/api/v2?limit=5', ['enqueue', '1']],
+    ['POKEAPI_URL', 'http://127.0.0.1:1/api/v2#top', ['worker']],
+    ['HTTP_MAX_WIRE_BYTES', '4MB', ['worker']],
+    ['HTTP_MAX_BODY_BYTES', '0', ['enqueue', 'all']],
+    ['DASHBOARD_ALLOWED_HOSTS', 'proxy.example:8080', ['dashboard', '--port', '0']],
   ])('%s=%j names the variable, exits 2 and changes nothing', async (variable, value, args) => {
     const r = await runCli(args as string[], { ...env, [variable]: value }, 20_000);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(variable);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(await dump(redis.client)).toEqual(before);
+  });
+
+  it.each([['/abc'], ['/-1'], ['/1/2'], ['/0x1']])('REDIS_URL ending in %s (not a database number) exits 2 before anything is written', async (path) => {
+    for (const args of [['enqueue', '1'], ['worker'], ['status']]) {
+      const r = await runCli(args, { ...env, REDIS_URL: `${redis.url}${path}` }, 20_000);
+      expect([args, r.code]).toEqual([args, 2]);
+      expect(r.stderr).toMatch(/^error: REDIS_URL: must end in a database number such as \/0/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
     expect(await dump(redis.client)).toEqual(before);
   });
 });

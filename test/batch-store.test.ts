@@ -72,7 +72,7 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
     await redis.stop();
   });
 
-  it('stores and counts a group of jobs with one MULTI, one script call and O(1) commands per job', async () => {
+  it('stores and counts a group of jobs with one MULTI, two script calls and O(1) commands per job', async () => {
     await newBatch('b-group', 200);
     let results: number[] = [];
     const calls = await commandsDuring(redis.client, async () => {
@@ -81,13 +81,16 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
     expect(results.every((r) => r === OutcomeCount.counted)).toBe(true);
     expect(calls.multi).toBe(1);
     expect(calls.exec).toBe(1);
-    // records and names (200 fields each), a max per phase, finishedAt: per group, not per job
+    // records and names (200 fields each, names from claim-names), a max per phase, finishedAt:
+    // per group, not per job
     expect(calls.hset).toBeLessThanOrEqual(6);
-    expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(1);
+    // claim-names (the names hash) and record-outcomes (the batch): one call each per group.
+    expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(2);
     // Per job: one bit and one look in the adopters hash. Counters and histograms are summed in the
     // script and written once per field, so their commands do not grow with the group.
     expect(calls.setbit).toBe(200);
     expect(calls.hget).toBeLessThanOrEqual(200 + 3);
+    expect(calls.hmget).toBeLessThanOrEqual(2 + 1); // claim-names' holders, finish-if-done
     expect(calls.hincrby).toBeLessThan(50);
     expect(calls.rpush ?? 0).toBe(0);
     expect(calls.xadd ?? 0).toBe(0);

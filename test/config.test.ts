@@ -4,7 +4,7 @@ import { ConfigError } from '../src/config/errors';
 import { parseConfig } from '../src/config/load';
 import { redactRedisUrl, redactSecretsInText } from '../src/config/redact';
 import { configVariables } from '../src/config/variables';
-import { dashboardVariables } from '../src/config/dashboard-variables';
+import { dashboardVariables, parseDashboardConfig } from '../src/config/dashboard-variables';
 
 describe('configuration', () => {
   it('has working defaults with nothing set', () => {
@@ -75,6 +75,42 @@ describe('configuration', () => {
     const example = readFileSync(resolve(__dirname, '../.env.example'), 'utf8');
     for (const v of [...Object.values(configVariables), ...Object.values(dashboardVariables)]) {
       expect(example).toMatch(new RegExp(`^#? ?${v.env}=${v.default.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
+    }
+  });
+
+  it('the README configuration table names every variable with its default', () => {
+    const readme = readFileSync(resolve(__dirname, '../README.md'), 'utf8');
+    for (const v of [...Object.values(configVariables), ...Object.values(dashboardVariables)]) {
+      const shown = v.default === '' ? '(unset)' : `\`${v.default}\``;
+      expect([v.env, readme.includes(`| \`${v.env}\` | ${shown} |`)]).toEqual([v.env, true]);
+    }
+  });
+
+  it.each([
+    ['REDIS_URL', 'redis://127.0.0.1:6379/abc', /database number.*"\/abc"/],
+    ['REDIS_URL', 'redis://:s3cret@127.0.0.1:6379/-1', /database number.*"\/-1"/],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/1/2', /database number/],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,127.0.0.1:99999', /port 1-65535/],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1:0', /port 1-65535/],
+    ['POKEAPI_URL', 'https://pokeapi.co/api/v2?x=1', /without a query/],
+    ['POKEAPI_URL', 'https://pokeapi.co/api/v2#top', /or fragment/],
+    ['HTTP_MAX_BODY_BYTES', '10', /at least 1024/],
+    ['DASHBOARD_ALLOWED_HOSTS', 'proxy.example:8080', /without ports/],
+  ])('refuses %s=%j', (variable, value, message) => {
+    const parse = () => (variable.startsWith('DASHBOARD_') ? parseDashboardConfig({ [variable]: value }) : parseConfig({ [variable]: value }));
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(message);
+    expect(parse).toThrow(new RegExp(`^${variable}:`));
+    try {
+      parse();
+    } catch (err) {
+      expect((err as Error).message).not.toContain('s3cret');
+    }
+  });
+
+  it('accepts a database number, or none, in REDIS_URL', () => {
+    for (const url of ['redis://h:6379', 'redis://h:6379/', 'redis://h:6379/0', 'redis://:pw@h:6379/15']) {
+      expect(parseConfig({ REDIS_URL: url }).redisUrl).toBe(url);
     }
   });
 });

@@ -23,6 +23,7 @@ const EXPECTED_FILES = [
   'src/dashboard/public/stats.html',
   'src/dashboard/public/stats.js',
   'src/redis/lua/adopt-ids.lua', // the Redis scripts, read at run time (src/redis/scripts.ts)
+  'src/redis/lua/claim-names.lua',
   'src/redis/lua/classify-ids.lua',
   'src/redis/lua/create-batch.lua',
   'src/redis/lua/includes/finish-if-done.lua',

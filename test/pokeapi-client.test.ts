@@ -3,6 +3,10 @@ import { BadPayloadError, NotFoundError, RateLimitedError, TransientFetchError }
 import { normalizePokemon } from '../src/pokeapi/normalize';
 import { ParsePool } from '../src/pokeapi/parse-pool';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
+import { parseConfig } from '../src/config/load';
+
+const defaults = parseConfig({});
+const limits = { maxWireBytes: defaults.httpMaxWireBytes, maxBodyBytes: defaults.httpMaxBodyBytes };
 
 /** Real HTTP over loopback against the simulator: each outcome of the fetch policy, one by one. */
 describe('the PokeAPI client', () => {
@@ -11,7 +15,7 @@ describe('the PokeAPI client', () => {
   async function setup(opts: SimulatorOptions = {}, timeoutMs = 2000) {
     const sim = await startSimulator(opts);
     sims.push(sim);
-    const client = new PokeApiClient({ baseUrl: sim.url, timeoutMs, connections: 4, keepCompressed: true });
+    const client = new PokeApiClient({ ...limits, baseUrl: sim.url, timeoutMs, connections: 4, keepCompressed: true });
     clients.push(client);
     return { sim, client };
   }
@@ -78,7 +82,7 @@ describe('the PokeAPI client', () => {
   });
 
   it('probes an unreachable API as one clear problem', async () => {
-    const client = new PokeApiClient({ baseUrl: 'http://127.0.0.1:1/api/v2', timeoutMs: 1000, connections: 1 });
+    const client = new PokeApiClient({ ...limits, baseUrl: 'http://127.0.0.1:1/api/v2', timeoutMs: 1000, connections: 1 });
     clients.push(client);
     const probe = await client.probe();
     expect(probe.ok).toBe(false);
@@ -93,7 +97,7 @@ describe('the PokeAPI client with a parse thread', () => {
     const sim = await startSimulator(opts);
     sims.push(sim);
     const client = (parseThreads: number) => {
-      const c = new PokeApiClient({ baseUrl: sim.url, timeoutMs: 2000, connections: 4, parseThreads });
+      const c = new PokeApiClient({ ...limits, baseUrl: sim.url, timeoutMs: 2000, connections: 4, parseThreads });
       clients.push(c);
       return c;
     };
@@ -136,17 +140,17 @@ describe('the PokeAPI client with a parse thread', () => {
   it('fails the tasks still waiting when the pool closes, instead of leaving them hanging', async () => {
     // A thread that never answers: its task can only end by the pool closing.
     const pool = new ParsePool(1, `${__dirname}/fixtures/silent-parse-thread.js`);
-    const task = pool.run({ wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x' });
+    const task = pool.run({ wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x', maxBodyBytes: limits.maxBodyBytes });
     const failed = expect(task).rejects.toThrow(/parse pool closed/);
     await pool.close();
     await failed;
-    await expect(pool.run({ wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x' })).rejects.toThrow(/closed/);
+    await expect(pool.run({ wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x', maxBodyBytes: limits.maxBodyBytes })).rejects.toThrow(/closed/);
   });
 
   it('fails the tasks of a thread that dies as transient, and replaces the thread', async () => {
     const pool = new ParsePool(1, `${__dirname}/fixtures/crashing-parse-thread.js`);
     try {
-      const task = { wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x' };
+      const task = { wire: new Uint8Array([1]), encoding: 'identity', contentType: 'application/json', id: 1, url: 'x', maxBodyBytes: limits.maxBodyBytes };
       await expect(pool.run(task)).rejects.toThrow(/parse thread failed: exited with code 3/);
       // A new thread took its place: the next task gets an answer (the same failure), not silence.
       await expect(pool.run(task)).rejects.toBeInstanceOf(TransientFetchError);

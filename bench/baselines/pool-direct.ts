@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const redis = createRedis(config, { startup: 'fail-fast', log });
   await waitForRedis(redis, config);
   const store = new RecordStore(redis, config.queuePrefix);
-  const client = new PokeApiClient({ baseUrl: config.pokeapiUrl, timeoutMs: config.httpTimeoutMs, connections: poolSize });
+  const client = new PokeApiClient({
+    baseUrl: config.pokeapiUrl, timeoutMs: config.httpTimeoutMs, connections: poolSize,
+    maxWireBytes: config.httpMaxWireBytes, maxBodyBytes: config.httpMaxBodyBytes,
+  });
 
   let next = 1;
   let done = 0;

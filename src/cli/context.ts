@@ -63,6 +63,8 @@ export function createPokeApiClient(config: Config, opts: { connections: number;
   return new Client({
     baseUrl: config.pokeapiUrl,
     timeoutMs: config.httpTimeoutMs,
+    maxWireBytes: config.httpMaxWireBytes,
+    maxBodyBytes: config.httpMaxBodyBytes,
     connections: opts.connections,
     keepCompressed: config.storeRaw,
     parseThreads: opts.parseThreads ?? 0,

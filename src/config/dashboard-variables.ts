@@ -19,6 +19,16 @@ const host = z
   // Node listens on a bare IPv6 address; brackets are only URL syntax.
   .transform((v) => v.replace(/^\[(.*)\]$/, '$1'));
 
+/** Names a proxy puts in Host: comma-separated, no ports; `.example.com` covers its subdomains too. */
+const hostNames = z
+  .string()
+  .trim()
+  .refine(
+    (v) => v.split(',').every((n) => /^\.?[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(n.trim())),
+    'must be a comma-separated list of host names without ports, e.g. pokequeue.example.com,.internal.example',
+  )
+  .transform((v) => v.split(',').map((n) => n.trim().toLowerCase()));
+
 const credential = z.string().min(1).max(1024, 'must be at most 1024 characters');
 // RFC 7617: the user-id ends at the first colon, so a user with one could never log in.
 const user = credential.refine((v) => !v.includes(':'), 'must not contain ":" (basic auth ends the user name there)');
@@ -35,6 +45,12 @@ export const dashboardVariables = {
     default: '127.0.0.1',
     schema: host,
     doc: 'Interface the dashboard listens on. Loopback by default: anyone who reaches it can retry and delete jobs. Any other address needs DASHBOARD_USER and DASHBOARD_PASSWORD (or DASHBOARD_ALLOW_ANONYMOUS=true).',
+  },
+  dashboardAllowedHosts: {
+    env: 'DASHBOARD_ALLOWED_HOSTS',
+    default: '',
+    schema: hostNames.optional(),
+    doc: 'Without credentials the dashboard answers only requests addressed to localhost, an IP address or DASHBOARD_HOST (so a web page cannot reach it through DNS rebinding). Add here the names a proxy forwards under (comma-separated; .example.com covers its subdomains).',
   },
   dashboardUser: {
     env: 'DASHBOARD_USER',

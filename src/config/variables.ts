@@ -10,14 +10,22 @@ import { boolean, integer, threadCount } from './schemas';
 const redisUrl = z
   .string()
   .trim()
-  .refine((v) => {
+  .superRefine((v, ctx) => {
+    let u: URL;
     try {
-      const u = new URL(v);
-      return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+      u = new URL(v);
     } catch {
-      return false;
+      u = new URL('invalid:');
     }
-  }, 'must be a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0');
+    if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') {
+      ctx.addIssue({ code: 'custom', message: 'must be a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0' });
+    } else if (!/^(?:\/(?:\d{1,5})?)?$/.test(u.pathname)) {
+      // ioredis reads the path as the database number and sends whatever it got to SELECT,
+      // which fails only after connecting ("/abc" crashed; "/-1" is refused by Redis). Only the
+      // path is quoted: the rest of the URL may hold a password.
+      ctx.addIssue({ code: 'custom', message: `must end in a database number such as /0, or no path at all (got the path "${u.pathname.slice(0, 40)}")` });
+    }
+  });
 
 const httpUrl = z
   .string()
@@ -30,6 +38,8 @@ const httpUrl = z
       return false;
     }
   }, 'must be an http:// or https:// URL')
+  // Paths are appended to it (`/pokemon/1/`): a query or fragment would swallow them.
+  .refine((v) => !/[?#]/.test(v), 'must be a base URL without a query (?) or fragment (#), e.g. https://pokeapi.co/api/v2')
   // One canonical form, so `${base}/pokemon/1/` never doubles a slash.
   .transform((v) => v.replace(/\/+$/, ''));
 
@@ -37,10 +47,12 @@ const clusterNodes = z
   .string()
   .trim()
   .refine(
-    (v) => v.split(',').every((n) => /^[^\s:,]+:\d{1,5}$/.test(n.trim())),
-    'must be a comma-separated list of host:port, e.g. 127.0.0.1:7000,127.0.0.1:7001',
+    (v) => v.split(',').every((n) => /^[^\s:,]+:\d{1,5}$/.test(n.trim()) && validPort(n.trim().split(':')[1]!)),
+    'must be a comma-separated list of host:port (port 1-65535), e.g. 127.0.0.1:7000,127.0.0.1:7001',
   )
   .transform((v) => v.split(',').map((n) => n.trim()));
+
+const validPort = (p: string) => Number(p) >= 1 && Number(p) <= 65535;
 
 const prefix = z
   .string()
@@ -57,7 +69,7 @@ export const configVariables = {
     env: 'REDIS_URL',
     default: 'redis://127.0.0.1:6379',
     schema: redisUrl,
-    doc: 'Redis holding the queue and the records. Passwords, rediss:// (TLS) and /DB numbers work; the password is never logged.',
+    doc: 'Redis holding the queue and the records. Passwords, rediss:// (TLS) and /DB numbers work (any other path is refused); the password is never logged.',
   },
   redisClusterNodes: {
     env: 'REDIS_CLUSTER_NODES',
@@ -100,6 +112,18 @@ export const configVariables = {
     default: '10000',
     schema: integer(100, 600000),
     doc: 'Deadline for one request: connect, headers and the whole body. A request past it is retried.',
+  },
+  httpMaxWireBytes: {
+    env: 'HTTP_MAX_WIRE_BYTES',
+    default: '4194304',
+    schema: integer(1024, 1073741824),
+    doc: 'Largest response body read from the API, as it arrives (compressed or not): 4 MiB, 6x the largest real payload uncompressed (665 KB, #151) and ~280x it gzipped. Reading stops there and the job fails as too_large, without retries.',
+  },
+  httpMaxBodyBytes: {
+    env: 'HTTP_MAX_BODY_BYTES',
+    default: '4194304',
+    schema: integer(1024, 1073741824),
+    doc: 'Largest body once decompressed (gzip, deflate, brotli): 4 MiB, 6x the largest real payload. Decompression stops there and the job fails as too_large, so a small body that inflates to gigabytes costs no more memory than a real one.',
   },
   jobAttempts: {
     env: 'JOB_ATTEMPTS',

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import type { PokemonQueue } from '../queue/pokemon-queue';
 
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -47,4 +47,16 @@ export function bullBoardRouter(opts: BullBoardOptions): Router {
     },
   });
   return serverAdapter.getRouter() as Router;
+}
+
+/**
+ * Read-only mode for every write under bull-board's path, enforced before bull-board sees it:
+ * its own check is per handler, and "pause all" / "resume all" answered 200 (skipping read-only
+ * queues) where every other write answered 405. A write route a later bull-board adds is refused too.
+ */
+export function refuseWrites(): RequestHandler {
+  return (req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    res.status(405).json({ error: 'this dashboard is read-only (DASHBOARD_READ_ONLY=true): nothing can be changed' });
+  };
 }

@@ -28,6 +28,13 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.status(err.status).json({ error: err.message });
       return;
     }
+    // express's own refusals of a request (a path like /api/pokemon/%ZZ that does not decode, a
+    // body that does not parse) carry a 4xx status: the client's mistake, not a 500.
+    const status = (err as { status?: unknown })?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json({ error: clientErrorMessage(err as Error) });
+      return;
+    }
     if (isRedisUnavailable(err)) {
       log.warn({ err: (err as Error).message, path: req.path }, 'dashboard request failed: Redis unavailable');
       res.status(503).json({ error: 'Redis is unavailable; try again shortly' });
@@ -36,6 +43,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     log.error({ err, path: req.path }, 'dashboard request failed');
     res.status(500).json({ error: 'internal error' });
   };
+}
+
+function clientErrorMessage(err: Error): string {
+  if (err instanceof URIError) return 'the path is not valid percent-encoding (a "%" must be followed by two hex digits)';
+  return (err as { expose?: boolean }).expose === false ? 'bad request' : err.message;
 }
 
 function isRedisUnavailable(err: unknown): boolean {

@@ -5,6 +5,12 @@ import { HttpError } from './http-errors';
 /** Page size when `limit` is not given, and the most one request may ask for. */
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
+/**
+ * Most bytes of records one page carries, past its first record. A real record is under 1 KB, so
+ * a full page of 1000 fits; without it a store with oversized records answered a 44 MB page,
+ * whose serialization held up every other request (health checks included) for a second.
+ */
+export const PAGE_MAX_BYTES = 1024 * 1024;
 /** Ids are positive 32-bit integers: anything longer is a typo, not a Pokémon. */
 const MAX_ID = 2_147_483_647;
 /** PokeAPI names: lowercase letters, digits and hyphens (`mr-mime`, `porygon-z`, `ho-oh`). */
@@ -13,7 +19,8 @@ const NAME = /^[a-z0-9][a-z0-9-]{0,99}$/;
 /**
  * The stored records over HTTP:
  * - `GET /api/pokemon/:idOrName` → the record, 404 when not stored;
- * - `GET /api/pokemon?offset=&limit=` → `{ total, offset, limit, records, next }` in id order.
+ * - `GET /api/pokemon?offset=&limit=` → `{ total, offset, limit, records, next }` in id order;
+ *   a page holds at most `limit` records and about PAGE_MAX_BYTES, so follow `next`.
  * Bad parameters are a 400 with a JSON `{ error }` saying what is wrong.
  */
 export function pokemonApi(store: RecordStore): Router {
@@ -22,8 +29,9 @@ export function pokemonApi(store: RecordStore): Router {
   router.get('/', async (req, res) => {
     const offset = queryInt(req.query.offset, 'offset', 0, 0, MAX_ID);
     const limit = queryInt(req.query.limit, 'limit', DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
-    const { total, records } = await store.page(offset, limit);
-    const next = offset + limit < total ? `${req.baseUrl}?offset=${offset + limit}&limit=${limit}` : null;
+    const { total, records } = await store.page(offset, limit, PAGE_MAX_BYTES);
+    const after = offset + records.length;
+    const next = after < total && records.length > 0 ? `${req.baseUrl}?offset=${after}&limit=${limit}` : null;
     res.json({ total, offset, limit, records, next });
   });
 

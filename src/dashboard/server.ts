@@ -9,8 +9,9 @@ import type { PokemonQueue } from '../queue/pokemon-queue';
 import type { RedisClient } from '../redis/connection';
 import type { BatchStore } from '../batch/batch-store';
 import type { RecordStore } from '../store/record-store';
+import { allowedHosts } from './allowed-hosts';
 import { basicAuth } from './basic-auth';
-import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
+import { BULL_BOARD_PATH, bullBoardRouter, refuseWrites } from './bull-board';
 import { healthRoutes } from './health';
 import { apiNotFound, errorHandler } from './http-errors';
 import { createMetricsRegistry } from './metrics';
@@ -85,14 +86,17 @@ export function createDashboardApp(deps: DashboardDeps): Express {
     next();
   });
 
-  // Probes first: load balancers and orchestrators carry no credentials.
+  // Without credentials, the Host decides: a DNS-rebinding page reaches us under its own name.
+  // Before the probes too, which are addressed by IP or as localhost (see allowed-hosts.ts).
+  const auth = dashboardAuthEnabled(dashboard);
+  if (!auth) app.use(allowedHosts([dashboard.dashboardHost, ...(dashboard.dashboardAllowedHosts ?? [])]));
+  // Probes next: load balancers and orchestrators carry no credentials.
   app.use(healthRoutes(redis));
-  if (dashboardAuthEnabled(dashboard)) {
-    app.use(basicAuth({ user: dashboard.dashboardUser!, password: dashboard.dashboardPassword! }));
-  }
+  if (auth) app.use(basicAuth({ user: dashboard.dashboardUser!, password: dashboard.dashboardPassword! }));
   app.use(sameOriginWrites());
 
   app.get('/', (_req, res) => res.redirect(302, BULL_BOARD_PATH));
+  if (dashboard.dashboardReadOnly) app.use(BULL_BOARD_PATH, refuseWrites());
   app.use(BULL_BOARD_PATH, bullBoardRouter({ queue, prefix, readOnly: dashboard.dashboardReadOnly }));
 
   app.get('/stats', (_req, res) => {

@@ -47,13 +47,18 @@ export function parseSpecs(specs: readonly string[]): ParsedSpec {
 }
 
 function toId(digits: string, piece: string): number {
+  if (idProblem(digits)) throw new InvalidSpecError(`"${piece}" is out of range: ids go from 1 to ${MAX_ID}`);
+  return Number(digits);
+}
+
+/**
+ * Why `text` is not an id a spec may name, or undefined when it is one: the one check for ids
+ * typed by a user and ids the API's list endpoint names (`all`).
+ */
+export function idProblem(text: string): string | undefined {
+  if (!/^\d+$/.test(text)) return 'ids are positive whole numbers';
   // Compare as text first: Number('99999999999999999999') loses precision silently.
-  if (digits.replace(/^0+/, '').length > String(MAX_ID).length) {
-    throw new InvalidSpecError(`"${piece}" is out of range: ids go from 1 to ${MAX_ID}`);
-  }
-  const id = Number(digits);
-  if (id < 1 || id > MAX_ID) {
-    throw new InvalidSpecError(`"${piece}" is out of range: ids go from 1 to ${MAX_ID}`);
-  }
-  return id;
+  const id = text.replace(/^0+/, '').length > String(MAX_ID).length ? Infinity : Number(text);
+  if (id < 1 || id > MAX_ID) return `ids go from 1 to ${MAX_ID}`;
+  return undefined;
 }

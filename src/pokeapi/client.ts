@@ -2,16 +2,17 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Agent, request } from 'undici';
 import type { PokemonRecord } from '../types';
-import { decode, parseJson } from './body';
-import { PokeApiError, TransientFetchError } from './errors';
+import { type BodyLimits, decode, parseBody, wireTooLarge } from './body';
+import { BadListError, NotFoundError, PokeApiError, TooLargeError } from './errors';
 import { classifyNetworkError, errorForStatus, sample } from './fetch-policy';
+import { IdListReader } from './id-list';
 import { normalizePokemon } from './normalize';
 import { ParseGate } from './parse-gate';
 import type { ParsePool } from './parse-pool';
 
 const gzip = promisify(zlib.gzip);
 
-export interface PokeApiClientOptions {
+export interface PokeApiClientOptions extends BodyLimits {
   /** Base URL without a trailing slash, e.g. `https://pokeapi.co/api/v2`. */
   readonly baseUrl: string;
   /** Deadline for one request, connect to last body byte. */
@@ -58,8 +59,16 @@ export interface FetchedRecord {
   threaded: boolean;
 }
 
+/**
+ * How much of an error answer (404, 5xx...) is read: its status decides what happens, the body
+ * only gives the message a sample. Larger error bodies are cut off, not failed as too large.
+ */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
+
 interface Download {
   wire: Buffer;
+  /** Reading stopped before the end (an error answer over ERROR_BODY_MAX_BYTES). */
+  cut: boolean;
   status: number;
   encoding: string;
   contentType: string;
@@ -121,7 +130,7 @@ export class PokeApiClient {
     let record: PokemonRecord;
     let plain: Buffer | undefined;
     if (threaded) {
-      record = await this.pool!.run({ wire, encoding, contentType: download.contentType, id, url });
+      record = await this.pool!.run({ wire, encoding, contentType: download.contentType, id, url, maxBodyBytes: this.opts.maxBodyBytes });
     } else {
       const body = await this.parseHere(download, id);
       plain = body.plain;
@@ -132,20 +141,26 @@ export class PokeApiClient {
     return result;
   }
 
-  /** Every id the API's paged list endpoint names, in its order. Used by the `all` spec. */
+  /**
+   * Every id the API's paged list endpoint names, ascending: what the `all` spec means. The list
+   * is checked as it is read (IdListReader): a BadListError names what the API sent.
+   */
   async listAllIds(pageSize = 1000): Promise<number[]> {
-    const ids: number[] = [];
-    let next: string | null = `${this.opts.baseUrl}/pokemon/?offset=0&limit=${pageSize}`;
-    for (let page = 0; next && page < 10_000; page++) {
-      const list = (await this.parseHere(await this.download(next), 0)).payload as { next?: string | null; results?: { url?: string }[] };
-      if (!Array.isArray(list.results)) throw new TransientFetchError('bad_body', 'list endpoint answered without results');
-      for (const r of list.results) {
-        const m = /\/pokemon\/(\d+)\/?$/.exec(r.url ?? '');
-        if (m) ids.push(Number(m[1]));
+    const reader = new IdListReader(this.opts.baseUrl);
+    for (let url: string | null = reader.first(pageSize); url; ) {
+      let page: unknown;
+      try {
+        page = (await this.parseHere(await this.download(url), 0)).payload;
+      } catch (err) {
+        // "no Pokémon with id 0" would make no sense here; an answer that will not change (a 404,
+        // a page too large) is the list's fault like a bad entry. Transient failures stay as they are.
+        if (err instanceof NotFoundError) throw new BadListError(`the list endpoint ${url} answered 404`);
+        if (err instanceof PokeApiError && !err.retryable) throw new BadListError(`the list endpoint ${url}: ${err.message}`);
+        throw err;
       }
-      next = list.next ?? null;
+      url = reader.read(page, url);
     }
-    return ids;
+    return reader.all();
   }
 
   /**
@@ -167,13 +182,14 @@ export class PokeApiClient {
   }
 
   /**
-   * One GET, the body read whole. Every failure becomes a PokeApiError: transport ones here,
-   * statuses through the fetch policy in parseHere, a truncated or non-JSON 200 as a retryable
-   * bad body (a cut connection, a proxy's error page) in parseHere or the parse thread.
+   * One GET, the body streamed in up to HTTP_MAX_WIRE_BYTES: past it the connection is dropped and
+   * the job fails as too large, so an endless or oversized body costs one limit's worth of memory.
+   * Every other failure becomes a PokeApiError: transport ones here, statuses through the fetch
+   * policy in parseHere, a truncated or non-JSON 200 as a retryable bad body (a cut connection, a
+   * proxy's error page) in parseHere or the parse thread.
    */
   private async download(url: string): Promise<Download> {
     let res: Awaited<ReturnType<typeof request>>;
-    let wire: Buffer;
     try {
       res = await request(url, {
         dispatcher: this.agent,
@@ -182,13 +198,37 @@ export class PokeApiClient {
         // pass them all, so the whole request also gets one deadline.
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
-      wire = Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
       throw classifyNetworkError(err);
     }
     const { statusCode: status, headers } = res;
+    const limit = status === 200 ? this.opts.maxWireBytes : Math.min(this.opts.maxWireBytes, ERROR_BODY_MAX_BYTES);
+    const declared = Number(headers['content-length']);
+    if (status === 200 && declared > limit) {
+      res.body.destroy();
+      throw wireTooLarge(limit, declared);
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let cut = false;
+    try {
+      // Leaving the loop early (break or throw) destroys the body, which makes undici drop the connection.
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        if (bytes > limit) {
+          if (status === 200) throw wireTooLarge(limit);
+          cut = true;
+          break;
+        }
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      if (err instanceof TooLargeError) throw err;
+      throw classifyNetworkError(err);
+    }
     return {
-      wire,
+      wire: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+      cut,
       status,
       headers,
       encoding: String(headers['content-encoding'] ?? 'identity').toLowerCase(),
@@ -199,10 +239,21 @@ export class PokeApiClient {
   /** Decodes and parses on this thread (decompression on libuv's pool), a few bodies at a time. */
   private parseHere(d: Download, id: number): Promise<{ payload: unknown; plain: Buffer }> {
     return this.gate.run(async () => {
-      const plain = await decode(d.wire, d.encoding);
-      const text = plain.toString('utf8');
-      if (d.status !== 200) throw errorForStatus(id, d.status, d.headers, sample(text));
-      return { payload: parseJson(text, d.contentType), plain };
+      if (d.status !== 200) {
+        const shown = d.cut ? `(over ${ERROR_BODY_MAX_BYTES} bytes, not shown)` : await this.errorSample(d);
+        throw errorForStatus(id, d.status, d.headers, shown);
+      }
+      const plain = await decode(d.wire, d.encoding, this.opts.maxBodyBytes);
+      return { payload: parseBody(plain, d.contentType), plain };
     });
+  }
+
+  /** The start of an error answer; one that cannot be decoded is described rather than quoted. */
+  private async errorSample(d: Download): Promise<string> {
+    try {
+      return sample((await decode(d.wire, d.encoding, ERROR_BODY_MAX_BYTES * 16)).toString('utf8'));
+    } catch {
+      return `(${d.wire.length} bytes of ${sample(d.encoding)} that could not be decoded)`;
+    }
   }
 }

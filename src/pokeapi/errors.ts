@@ -33,6 +33,28 @@ export class BadPayloadError extends PokeApiError {
   }
 }
 
+/**
+ * A body over HTTP_MAX_WIRE_BYTES as it arrives, or over HTTP_MAX_BODY_BYTES once decompressed.
+ * Reading or decoding stopped at the limit, so the worker's memory never held more; retrying
+ * would fetch the same oversized answer, so it fails at once.
+ */
+export class TooLargeError extends PokeApiError {
+  override readonly name = 'TooLargeError';
+  readonly reason = 'too_large';
+  readonly retryable = false;
+}
+
+/**
+ * The list endpoint (`all`) answered something that cannot be trusted as a list of ids: a `next`
+ * off the configured origin or in a loop, too many pages, an entry that is not an id. Nothing is
+ * enqueued when it is thrown.
+ */
+export class BadListError extends PokeApiError {
+  override readonly name = 'BadListError';
+  readonly reason = 'bad_list';
+  readonly retryable = false;
+}
+
 /** The API asked us to slow down (HTTP 429). Handled by pausing the whole queue; uses no attempt. */
 export class RateLimitedError extends PokeApiError {
   override readonly name = 'RateLimitedError';

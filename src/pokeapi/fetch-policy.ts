@@ -1,3 +1,4 @@
+import { printable } from '../printable';
 import { RateLimitedError, TransientFetchError, UnexpectedStatusError, NotFoundError } from './errors';
 
 /**
@@ -70,9 +71,14 @@ export function classifyNetworkError(err: unknown): TransientFetchError {
   return new TransientFetchError('network', `network error: ${code ? `${code} ` : ''}${message}`);
 }
 
+/**
+ * The start of a body, for an error message: whitespace flattened, cut short, and any control
+ * character shown as an escape, since error messages reach terminals (logs, `--wait`, bull-board).
+ */
 export function sample(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > fetchPolicy.bodySampleChars
-    ? `${flat.slice(0, fetchPolicy.bodySampleChars)}…`
-    : flat || '(empty)';
+  // Only the start is looked at: a 4 MB body needs no whitespace pass over all of it.
+  const head = text.slice(0, fetchPolicy.bodySampleChars * 4);
+  const flat = head.replace(/\s+/g, ' ').trim();
+  const cut = flat.length > fetchPolicy.bodySampleChars || head.length < text.length;
+  return cut ? `${printable(flat.slice(0, fetchPolicy.bodySampleChars))}…` : printable(flat) || '(empty)';
 }

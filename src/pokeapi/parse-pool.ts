@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { parseThreadFile } from '../package-root';
 import type { PokemonRecord } from '../types';
-import { BadPayloadError, type PokeApiError, TransientFetchError } from './errors';
+import { BadPayloadError, type PokeApiError, TooLargeError, TransientFetchError } from './errors';
 import type { ParseReply, ParseTask, ThreadError } from './parse-thread';
 
 interface Thread {
@@ -84,5 +84,6 @@ function rebuild(e: ThreadError): PokeApiError | Error {
     return err;
   }
   if (e.reason === 'bad_body') return new TransientFetchError('bad_body', e.message);
+  if (e.reason === 'too_large') return new TooLargeError(e.message);
   return new Error(e.message);
 }

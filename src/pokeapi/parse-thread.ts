@@ -7,7 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { PokemonRecord } from '../types';
-import { decodeSync, parseJson } from './body';
+import { decodeSync, parseBody } from './body';
 import { BadPayloadError, PokeApiError } from './errors';
 import { normalizePokemon } from './normalize';
 
@@ -18,6 +18,8 @@ export interface ParseTask {
   contentType: string;
   id: number;
   url: string;
+  /** HTTP_MAX_BODY_BYTES: decoding stops there, here as on the event loop. */
+  maxBodyBytes: number;
 }
 
 /** A PokeApiError as data: errors cross threads as plain objects, and are rebuilt on the other side. */
@@ -32,7 +34,7 @@ export type ParseReply = { taskId: number; record: PokemonRecord } | { taskId: n
 export function parseTask(task: ParseTask): ParseReply {
   try {
     const wire = Buffer.from(task.wire.buffer, task.wire.byteOffset, task.wire.byteLength);
-    const payload = parseJson(decodeSync(wire, task.encoding).toString('utf8'), task.contentType);
+    const payload = parseBody(decodeSync(wire, task.encoding, task.maxBodyBytes), task.contentType);
     return { taskId: task.taskId, record: normalizePokemon(payload, task.id, task.url) };
   } catch (err) {
     if (err instanceof BadPayloadError) return { taskId: task.taskId, error: { reason: err.reason, message: err.message, sample: err.sample } };

@@ -10,6 +10,7 @@ import type { FleetStatsRecorder } from '../stats/recorder';
 import type { RecordStore } from '../store/record-store';
 import type { FinishedJob, PokemonJobData } from '../types';
 import { GroupCommit, type FinishedWork } from './group-commit';
+import { checkJobData } from './job-data';
 import { actionFor, bullmqFailureReason, limiterFor } from './job-policy';
 import type { PokemonQueue } from './pokemon-queue';
 import { WorkerHeartbeatPublisher } from './worker-heartbeat';
@@ -62,7 +63,9 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   };
 
   const processor = async (job: Job<PokemonJobData>, token?: string): Promise<PokemonJobResult> => {
-    const { id, batchId, refresh } = job.data;
+    // Before anything else: data that is not a job of ours (added by hand, through bull-board)
+    // fails for good, without a request or a key written.
+    const { id, batchId, refresh } = checkJobData(job, log);
     const base = { id, batchId, attemptsMade: job.attemptsMade, waitMs: (job.processedOn ?? Date.now()) - job.timestamp };
     inFlight++;
     try {

@@ -2,6 +2,9 @@ import type { ChainableCommander } from 'ioredis';
 import type { PokemonRecord } from '../types';
 import type { RedisClient } from '../redis/connection';
 import { decodeRecord, encodeRecord, keysFor, type Keys } from '../redis/schema';
+import { defineScript } from '../redis/scripts';
+
+type WithClaim = { pokequeueClaimNames(names: string, records: string, ...pairs: string[]): unknown };
 
 /**
  * Where records live: Redis hashes under QUEUE_PREFIX. Writing is idempotent: the same id always
@@ -15,6 +18,10 @@ export class RecordStore {
     prefix: string,
   ) {
     this.keys = keysFor(prefix);
+    // Names go through claim-names.lua, so one payload cannot take another record's name. Measured:
+    // 13-18 µs of Redis time per group commit of 3 records, against 4 µs for the plain HSET of
+    // names it replaces; it is one call per group, whatever its size.
+    defineScript(redis, 'pokequeueClaimNames', 'claim-names', 2);
   }
 
   async put(record: PokemonRecord, rawGzipped?: Buffer): Promise<void> {
@@ -37,7 +44,7 @@ export class RecordStore {
       if (rawGzipped) raw.push(String(record.id), rawGzipped);
     }
     tx.hset(this.keys.records, ...records);
-    tx.hset(this.keys.names, ...names);
+    (tx as unknown as WithClaim).pokequeueClaimNames(this.keys.names, this.keys.records, ...names);
     if (raw.length) tx.hset(this.keys.raw, ...raw);
   }
 
@@ -50,9 +57,12 @@ export class RecordStore {
     return json ? decodeRecord(json) : null;
   }
 
+  /** The record that carries this name, or null; a name whose record now carries another (renamed since) finds nothing. */
   async getByName(name: string): Promise<PokemonRecord | null> {
-    const id = await this.redis.hget(this.keys.names, name.toLowerCase());
-    return id ? this.get(Number(id)) : null;
+    const key = name.toLowerCase();
+    const id = await this.redis.hget(this.keys.names, key);
+    const record = id ? await this.get(Number(id)) : null;
+    return record && record.name.toLowerCase() === key ? record : null;
   }
 
   /** An id (`25`) or a name (`pikachu`). */
@@ -74,10 +84,25 @@ export class RecordStore {
     return ids.sort((a, b) => a - b);
   }
 
-  /** A page of records in id order, for the HTTP API. */
-  async page(offset: number, limit: number): Promise<{ total: number; records: PokemonRecord[] }> {
+  /**
+   * A page of records in id order, for the HTTP API: at most `limit` records and, past the first,
+   * at most `maxBytes` of record JSON (sizes are asked first, so an oversized page is never read).
+   */
+  async page(offset: number, limit: number, maxBytes = Infinity): Promise<{ total: number; records: PokemonRecord[] }> {
     const ids = await this.ids();
-    const slice = ids.slice(offset, offset + limit);
+    let slice = ids.slice(offset, offset + limit);
+    if (slice.length > 1 && Number.isFinite(maxBytes)) {
+      const pipe = this.redis.pipeline();
+      for (const id of slice) pipe.hstrlen(this.keys.records, String(id));
+      const sizes = ((await pipe.exec()) ?? []).map(([err, n]) => {
+        if (err) throw err;
+        return n as number;
+      });
+      let bytes = sizes[0]!;
+      let n = 1;
+      while (n < slice.length && bytes + sizes[n]! <= maxBytes) bytes += sizes[n++]!;
+      slice = slice.slice(0, n);
+    }
     const records = slice.length ? await this.getMany(slice) : [];
     return { total: ids.length, records };
   }

@@ -4,6 +4,7 @@ import { BatchWatch, FinishedBatches } from '../../batch/batch-watch';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
 import { parseSpecs } from '../../ids/parse-spec';
+import { BadListError } from '../../pokeapi/errors';
 import { enqueueBatch, type EnqueueResult } from '../../queue/producer';
 import { createPokeApiClient, openContext, type AppContext } from '../context';
 import { formatSummary } from '../format-summary';
@@ -22,9 +23,10 @@ export function registerEnqueue(program: Command): void {
       runCommand({}, async (config, log) => {
         // Parse before connecting: bad input must change nothing and fail fast.
         const parsed = parseSpecs(specs);
+        // The list too, before Redis is touched: a list that cannot be trusted changes nothing.
+        const ids = parsed.all ? mergeIds(parsed.ids, await listAll(config)) : parsed.ids;
         const ctx = await openContext(config, log, { startup: 'fail-fast' });
         try {
-          const ids = parsed.all ? mergeIds(parsed.ids, await listAll(config)) : parsed.ids;
           const result = await enqueueBatch(ctx, { ids, refresh: !!opts.refresh, spec: specs.join(' ') });
           // With --json, stdout carries exactly one JSON document (this result, or with --wait the
           // batch's summary, which repeats these counts); the line for a human goes to stderr.
@@ -62,12 +64,18 @@ export async function waitAndSummarize(ctx: AppContext, batchId: string, json = 
   }
 }
 
+/**
+ * Every id the API lists, before anything is written. A list that cannot be trusted (BadListError:
+ * a foreign or looping `next`, an id out of range, a malformed entry) is bad input, exit 2; an
+ * API that cannot be reached is exit 1. Either way nothing is enqueued.
+ */
 async function listAll(config: Config): Promise<number[]> {
   const client = createPokeApiClient(config, { connections: 4 });
   try {
     return await client.listAllIds();
   } catch (err) {
-    throw new UserFacingError(`cannot list every id from ${config.pokeapiUrl}: ${(err as Error).message}`);
+    const code = err instanceof BadListError ? ExitCode.usage : ExitCode.failure;
+    throw new UserFacingError(`cannot list every id from ${config.pokeapiUrl}: ${(err as Error).message}`, code);
   } finally {
     await client.close();
   }

@@ -1,7 +1,9 @@
-import { createWriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { ExitCode } from '../../config/errors';
+import { printable, terminalSafeJson } from '../../printable';
 import type { PokemonRecord } from '../../types';
 import { openContext } from '../context';
 import { runCommand, UserFacingError } from '../run-command';
@@ -19,15 +21,21 @@ export function registerExport(program: Command): void {
         if (opts.format !== 'jsonl' && opts.format !== 'csv') {
           throw new UserFacingError(`--format must be jsonl or csv (got "${opts.format}")`, ExitCode.usage);
         }
-        const ctx = await openContext(config, log, { startup: 'fail-fast' });
-        const out = opts.out ? createWriteStream(opts.out) : process.stdout;
+        // Opened before connecting: a path that cannot be written (a directory, a missing folder)
+        // is a clear error, not a stack trace halfway through the export.
+        const file = opts.out ? await openOut(opts.out) : undefined;
+        const ctx = await openContext(config, log, { startup: 'fail-fast' }).catch(async (err: unknown) => {
+          file?.destroy();
+          throw err;
+        });
+        const out = file ?? process.stdout;
         // `pokequeue export | head` closes the pipe early: that is the reader's choice, not an error.
         if (out === process.stdout) process.stdout.on('error', (err: NodeJS.ErrnoException) => err.code === 'EPIPE' && process.exit(0));
         let n = 0;
         try {
           if (opts.format === 'csv') await write(out, `${CSV_COLUMNS.join(',')}\n`);
           for await (const r of ctx.store.iterate()) {
-            await write(out, opts.format === 'csv' ? `${csvRow(r)}\n` : `${JSON.stringify(r)}\n`);
+            await write(out, opts.format === 'csv' ? `${csvRow(r)}\n` : `${terminalSafeJson(r)}\n`);
             n++;
           }
         } finally {
@@ -54,7 +62,29 @@ function csvRow(r: PokemonRecord): string {
   return values.map(csvCell).join(',');
 }
 
-function csvCell(v: unknown): string {
-  const s = v === undefined || v === null ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/** The file for --out, opened for writing; a path that cannot be is bad input (exit 2). */
+async function openOut(path: string): Promise<WriteStream> {
+  try {
+    const handle = await open(path, 'w');
+    return handle.createWriteStream();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EISDIR' ? 'it is a directory (name a file inside it)' : e.code === 'ENOENT' ? 'its folder does not exist' : e.message;
+    throw new UserFacingError(`--out: cannot write to ${path}: ${why}`, ExitCode.usage);
+  }
+}
+
+/**
+ * One CSV cell (RFC 4180), neutralised per OWASP's CSV-injection guidance: a text cell that
+ * starts with = + - @ tab or CR would be run as a formula by Excel, LibreOffice or Sheets
+ * (`=HYPERLINK(...)`, `+cmd|' /C calc'!A0`), so it gets a leading `'`; any cell with a quote,
+ * comma, CR or LF is quoted, so a bare CR cannot start a new row. Other control characters are
+ * shown as escapes. Numbers and booleans are ours and pass as they are (-5 stays a number).
+ */
+export function csvCell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  let s = printable(String(v), { keepLines: true });
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../config/errors';
+import { printable, terminalSafeJson } from '../../printable';
 import type { PokemonRecord } from '../../types';
 import { openContext } from '../context';
 import { runCommand, UserFacingError } from '../run-command';
@@ -23,7 +24,7 @@ export function registerGet(program: Command): void {
             process.stderr.write(`not stored: ${idOrName} (enqueue it with: pokequeue enqueue ${/^\d+$/.test(key) ? key : '<id>'} --wait)\n`);
             return ExitCode.failure;
           }
-          process.stdout.write(`${opts.json ? JSON.stringify(record) : describeRecord(record)}\n`);
+          process.stdout.write(`${opts.json ? terminalSafeJson(record) : describeRecord(record)}\n`);
           return ExitCode.ok;
         } finally {
           await ctx.close();
@@ -32,9 +33,14 @@ export function registerGet(program: Command): void {
     );
 }
 
+/**
+ * The record for a human at a terminal. Every field came from the API: the whole text goes
+ * through `printable`, so an escape sequence in a name shows as `\x1b` instead of retitling the
+ * window or clearing the screen (records stored before names were checked may hold them).
+ */
 function describeRecord(r: PokemonRecord): string {
   const stats = Object.entries(r.stats).map(([k, v]) => `${k} ${v}`).join(', ');
-  return [
+  const lines = [
     `#${r.id} ${r.name}${r.isDefault ? '' : ` (form of ${r.species})`}`,
     `  types: ${r.types.join(', ')}`,
     `  abilities: ${r.abilities.map((a) => (a.hidden ? `${a.name} (hidden)` : a.name)).join(', ')}`,
@@ -42,5 +48,6 @@ function describeRecord(r: PokemonRecord): string {
     `  height ${r.height / 10} m, weight ${r.weight / 10} kg, base experience ${r.baseExperience ?? 'n/a'}, ${r.moveCount} moves`,
     `  sprite: ${r.sprite ?? 'none'}`,
     `  fetched ${r.fetchedAt} from ${r.sourceUrl}`,
-  ].join('\n');
+  ];
+  return lines.map((l) => printable(l)).join('\n');
 }
