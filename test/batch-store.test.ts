@@ -10,6 +10,7 @@ import { BatchStore } from '../src/batch/batch-store';
 import { BatchWatch, FinishedBatches } from '../src/batch/batch-watch';
 import { openContext, type AppContext } from '../src/cli/context';
 import { parseConfig } from '../src/config/load';
+import { IdSet } from '../src/ids/id-set';
 import { createLogger } from '../src/log';
 import { GroupCommit, type FinishedWork } from '../src/queue/group-commit';
 import { ADD_BULK_CHUNK, ADD_BULK_IN_FLIGHT, enqueueBatch } from '../src/queue/producer';
@@ -31,6 +32,13 @@ function recordFor(id: number): PokemonRecord {
 function job(id: number, batchId: string, extra: Partial<FinishedJob> = {}): FinishedJob {
   // Timings repeat as real ones do, so a group's jobs share histogram buckets.
   return { id, batchId, outcome: 'completed', cached: false, attemptsMade: 0, waitMs: 5, fetchMs: 100 + ((id * 7) % 50), totalMs: 200 + (id % 30), ...extra };
+}
+
+/** A batch whose `added` jobs are all enqueued (created, counted in, sealed), as the producer leaves it. */
+async function enqueued(batches: BatchStore, batchId: string, added: number): Promise<void> {
+  await batches.create({ batchId, spec: 'test', requested: added, refresh: false });
+  await batches.countIn(batchId, added, 0);
+  await batches.seal(batchId);
 }
 
 const work = (id: number, batchId: string, extra: Partial<FinishedJob> = {}): FinishedWork => ({
@@ -58,8 +66,7 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
   let app: Redis;
   let batches: BatchStore;
   let commits: GroupCommit;
-  const newBatch = (batchId: string, added: number) =>
-    batches.create({ batchId, spec: 'test', requested: added, added, queued: 0, stored: 0, refresh: false });
+  const newBatch = (batchId: string, added: number) => enqueued(batches, batchId, added);
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -171,7 +178,7 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
   it('splits a group larger than its cap over several transactions, and resolves every job', async () => {
     const capped = new BatchStore(app, 'gc-cap');
     const small = new GroupCommit(app, new RecordStore(app, 'gc-cap'), capped, 10);
-    await capped.create({ batchId: 'b5', spec: 't', requested: 35, added: 35, queued: 0, stored: 0, refresh: false });
+    await enqueued(capped, 'b5', 35);
     let results: number[] = [];
     const calls = await commandsDuring(redis.client, async () => {
       results = await Promise.all(Array.from({ length: 35 }, (_, i) => small.commit(work(i + 1, 'b5'))));
@@ -203,7 +210,7 @@ describe('the producer and the batch it creates', () => {
     expect(ADD_BULK_IN_FLIGHT).toBeGreaterThan(1);
     const count = ADD_BULK_CHUNK * 3 + 17;
     const ids = Array.from({ length: count }, (_, i) => i + 1);
-    const r = await enqueueBatch(ctx, { ids, refresh: false, spec: `1-${count}` });
+    const r = await enqueueBatch(ctx, { ids: IdSet.of(ids), refresh: false, spec: `1-${count}` });
     expect(r.added).toBe(count);
     // BullMQ pushes new jobs on the left of the wait list: reversed, it is the order they went in.
     const waiting = (await redis.client.lrange(`${PREFIX}:pokemon:wait`, 0, -1)).reverse();
@@ -213,8 +220,8 @@ describe('the producer and the batch it creates', () => {
   });
 
   it('adopts ids another batch is fetching, and finishes when that batch\'s jobs are counted', async () => {
-    const a = await enqueueBatch(ctx, { ids: [1, 2, 3], refresh: false, spec: '1-3' });
-    const b = await enqueueBatch(ctx, { ids: [2, 3, 4], refresh: false, spec: '2-4' });
+    const a = await enqueueBatch(ctx, { ids: IdSet.of([1, 2, 3]), refresh: false, spec: '1-3' });
+    const b = await enqueueBatch(ctx, { ids: IdSet.of([2, 3, 4]), refresh: false, spec: '2-4' });
     expect(b).toMatchObject({ added: 1, alreadyQueued: 2, alreadyStored: 0 });
     expect(await redis.client.hget(keys.adopters, '2')).toBe(b.batchId);
     // A's jobs end: 2 stored, 3 failed. Then B's own job for 4.
@@ -231,9 +238,9 @@ describe('the producer and the batch it creates', () => {
   });
 
   it('counts an adopted id at once when its job was counted already', async () => {
-    const a = await enqueueBatch(ctx, { ids: [50], refresh: true, spec: '50' });
+    const a = await enqueueBatch(ctx, { ids: IdSet.of([50]), refresh: true, spec: '50' });
     await commits.commit(work(50, a.batchId)); // counted; BullMQ has not moved the job on yet
-    const b = await enqueueBatch(ctx, { ids: [50], refresh: true, spec: '50' });
+    const b = await enqueueBatch(ctx, { ids: IdSet.of([50]), refresh: true, spec: '50' });
     expect(b).toMatchObject({ added: 0, alreadyQueued: 1 });
     expect(await ctx.batches.read(b.batchId)).toMatchObject({ adopted: { completed: 1, failed: 0 } });
     expect((await ctx.batches.read(b.batchId))!.finishedAt).not.toBeNull();
@@ -243,11 +250,13 @@ describe('the producer and the batch it creates', () => {
   it('adopts, rather than waits forever for, ids a racing producer queued first', async () => {
     // As if another producer's addBulk landed between our classify and our addBulk: its job for
     // id 70 exists with its batch id, and BullMQ ignores ours.
-    const other = await enqueueBatch(ctx, { ids: [70], refresh: false, spec: '70' });
+    const other = await enqueueBatch(ctx, { ids: IdSet.of([70]), refresh: false, spec: '70' });
     const mine = 'b-mx0000aa-abcdef';
-    await ctx.batches.create({ batchId: mine, spec: '70-71', requested: 2, added: 2, queued: 0, stored: 0, refresh: false });
+    await ctx.batches.create({ batchId: mine, spec: '70-71', requested: 2, refresh: false });
+    await ctx.batches.countIn(mine, 2, 0);
     await ctx.queue.add('fetch', { id: 71, batchId: mine }, { jobId: jobIdFor(71) });
     expect(await ctx.batches.adopt(mine, [70, 71], 'check')).toBe(1);
+    await ctx.batches.seal(mine);
     expect(await ctx.batches.read(mine)).toMatchObject({ added: 1, queued: 1 });
     await commits.commit(work(71, mine));
     expect((await ctx.batches.read(mine))!.finishedAt).toBeNull();
@@ -257,9 +266,38 @@ describe('the producer and the batch it creates', () => {
     await ctx.queue.obliterate({ force: true });
   });
 
+  it('does not finish a batch before it is sealed, however many of its jobs have ended', async () => {
+    const id = 'b-mx0000ab-abcdef';
+    await ctx.batches.create({ batchId: id, spec: '80-81', requested: 2, refresh: false });
+    await ctx.batches.countIn(id, 1, 0);
+    await commits.commit(work(80, id)); // the first chunk's only job ends before the second chunk is in
+    const open = (await ctx.batches.read(id))!;
+    expect(open).toMatchObject({ completed: 1, finishedAt: null, sealedAt: null });
+    // While open, the ids not looked at yet count as work left.
+    expect(progressOf(open)).toMatchObject({ total: 2, done: 1, finished: false });
+    await ctx.batches.countIn(id, 1, 0);
+    await commits.commit(work(81, id));
+    expect((await ctx.batches.read(id))!.finishedAt).toBeNull();
+    expect(await ctx.batches.seal(id)).toBe(true); // sealed with nothing left: finished at once
+    expect((await ctx.batches.read(id))!.finishedAt).not.toBeNull();
+  });
+
+  it('enqueues a million-id spec a chunk at a time, counting each chunk in before adding it', async () => {
+    // 12,000 ids: three rounds of ENQUEUE_CHUNK; the batch's counters after it say where each id went.
+    const stored = [100_003, 107_000, 111_999];
+    for (const i of stored) await ctx.store.put(recordFor(i));
+    const r = await enqueueBatch(ctx, { ids: IdSet.fromRanges([[100_001, 112_000]]), refresh: false, spec: '100001-112000' });
+    expect(r).toMatchObject({ requested: 12_000, added: 12_000 - 3, alreadyStored: 3, alreadyQueued: 0 });
+    const snap = (await ctx.batches.read(r.batchId))!;
+    expect(snap).toMatchObject({ requested: 12_000, added: 11_997, stored: 3, queued: 0 });
+    expect(snap.sealedAt).not.toBeNull();
+    expect(await ctx.queue.getWaitingCount()).toBe(11_997);
+    await ctx.queue.obliterate({ force: true });
+  });
+
   it('finishes at once a batch whose ids are all stored', async () => {
     await ctx.store.put(recordFor(900));
-    const r = await enqueueBatch(ctx, { ids: [900], refresh: false, spec: '900' });
+    const r = await enqueueBatch(ctx, { ids: IdSet.of([900]), refresh: false, spec: '900' });
     expect(r).toMatchObject({ added: 0, alreadyStored: 1 });
     expect(progressOf((await ctx.batches.read(r.batchId))!)).toMatchObject({ total: 0, fraction: 1, finished: true, etaMs: 0 });
   });
@@ -287,7 +325,7 @@ describe('following a batch: progress() and done()', () => {
   });
 
   it('ends on the published message though its poll interval is ten minutes, for every consumer', async () => {
-    await batches.create({ batchId: 'b-heard', spec: 't', requested: 2, added: 2, queued: 0, stored: 0, refresh: false });
+    await enqueued(batches, 'b-heard', 2);
     const watch = new BatchWatch({ batches, finished, log }, 'b-heard');
     const seen: number[] = [];
     const following = (async () => {
@@ -308,8 +346,8 @@ describe('following a batch: progress() and done()', () => {
   });
 
   it('ignores other batches finishing, and still ends by polling when no message comes', async () => {
-    await batches.create({ batchId: 'b-mine', spec: 't', requested: 1, added: 1, queued: 0, stored: 0, refresh: false });
-    await batches.create({ batchId: 'b-else', spec: 't', requested: 1, added: 1, queued: 0, stored: 0, refresh: false });
+    await enqueued(batches, 'b-mine', 1);
+    await enqueued(batches, 'b-else', 1);
     const done = new BatchWatch({ batches, finished, log }, 'b-mine').done();
     await commits.commit(work(1, 'b-else'));
     // Finished behind the script's back: no message, only a poll can see it.

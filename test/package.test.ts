@@ -28,6 +28,7 @@ const EXPECTED_FILES = [
   'src/redis/lua/create-batch.lua',
   'src/redis/lua/includes/finish-if-done.lua',
   'src/redis/lua/record-outcomes.lua',
+  'src/redis/lua/seal-batch.lua',
 ];
 
 /**

@@ -1,5 +1,30 @@
 import { InvalidSpecError } from '../src/config/errors';
-import { MAX_ID, parseSpecs } from '../src/ids/parse-spec';
+import { IdSet } from '../src/ids/id-set';
+import { MAX_ID, parseSpecs as parseToSet } from '../src/ids/parse-spec';
+
+/** The parsed ids as an array, for comparing small sets. */
+const parseSpecs = (specs: string[]) => {
+  const { ids, all } = parseToSet(specs);
+  return { ids: ids.toArray(), all };
+};
+
+describe('id sets', () => {
+  it('keep ranges, not ids: every id there is costs two numbers', () => {
+    const all = IdSet.fromRanges([[1, MAX_ID]]);
+    expect(all.size).toBe(MAX_ID);
+    const first = all.chunks(5000).next().value!;
+    expect(first).toHaveLength(5000);
+    expect(first[4999]).toBe(5000);
+  });
+
+  it('merge overlapping and adjacent ranges, and hand out ascending chunks', () => {
+    const set = IdSet.fromRanges([[10, 12], [1, 3], [4, 5], [11, 20], [30, 30]]);
+    expect(set.size).toBe(17);
+    expect([...set.chunks(8)]).toEqual([[1, 2, 3, 4, 5, 10, 11, 12], [13, 14, 15, 16, 17, 18, 19, 20], [30]]);
+    expect(set.union(IdSet.of([2, 40])).toArray()).toEqual([1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 30, 40]);
+    expect(IdSet.empty.size).toBe(0);
+  });
+});
 
 describe('parsing what a user types as ids', () => {
   it('reads a single id', () => {

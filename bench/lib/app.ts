@@ -6,6 +6,7 @@
 import { Agent, request } from 'undici';
 import { progressOf } from '../../src/batch/batch';
 import { openContext, type AppContext } from '../../src/cli/context';
+import { IdSet } from '../../src/ids/id-set';
 import { enqueueBatch } from '../../src/queue/producer';
 import { configFrom, quietLogger, sleep } from './infra';
 
@@ -29,7 +30,7 @@ export interface BatchRun {
 export async function runBatch(app: BenchApp, ids: number[], opts: { refresh: boolean; timeoutMs: number; pollMs?: number; onStart?: () => void }): Promise<BatchRun> {
   const started = performance.now();
   opts.onStart?.();
-  const result = await enqueueBatch(app, { ids, refresh: opts.refresh, spec: `bench ${ids.length} ids` });
+  const result = await enqueueBatch(app, { ids: IdSet.of(ids), refresh: opts.refresh, spec: `bench ${ids.length} ids` });
   return waitForBatchDone(app, result.batchId, started, opts.timeoutMs, opts.pollMs);
 }
 

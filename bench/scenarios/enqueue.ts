@@ -3,6 +3,7 @@
  * addBulk with the same chunking (1000), job ids and job options, each into a fresh prefix,
  * both in this process over the same kind of connection. No workers run.
  */
+import { IdSet } from '../../src/ids/id-set';
 import { ADD_BULK_CHUNK, ADD_BULK_IN_FLIGHT, enqueueBatch } from '../../src/queue/producer';
 import { openApp } from '../lib/app';
 import type { Scenario, ScenarioContext } from '../lib/context';
@@ -33,7 +34,7 @@ export const enqueue: Scenario = {
         await app.queue.waitUntilReady();
         const started = performance.now();
         if (kind === 'ours') {
-          const r = await enqueueBatch(app, { ids, refresh: false, spec: 'bench' });
+          const r = await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' });
           if (r.added !== count) throw new Error(`enqueueBatch added ${r.added} of ${count}`);
         } else {
           await addRaw(app, ids, 'bench-raw', ADD_BULK_CHUNK, kind === 'raw' ? 1 : ADD_BULK_IN_FLIGHT);

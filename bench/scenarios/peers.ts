@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import type { JobsOptions } from 'bullmq';
 import { HAND_ROLLED_JOB_OPTIONS } from '../baselines/hand-rolled-options';
 import { jobOptions } from '../../src/queue/job-policy';
+import { IdSet } from '../../src/ids/id-set';
 import { enqueueBatch } from '../../src/queue/producer';
 import { jobIdFor } from '../../src/redis/schema';
 import type { PokemonJobData } from '../../src/types';
@@ -154,7 +155,7 @@ async function runOne(ctx: ScenarioContext, api: SmallApi, count: number, who: C
     const cpu0 = procCpuMs(worker.pid);
     const started = performance.now();
     let batchId: string | undefined;
-    if (who === 'ours') batchId = (await enqueueBatch(app, { ids, refresh: false, spec: 'bench' })).batchId;
+    if (who === 'ours') batchId = (await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' })).batchId;
     else if (who === 'bullmq') await addBulk(app, ids, jobOptions(app.config), (id) => ({ id, batchId: 'b-bench0000-000000' }));
     else await addBulk(app, ids, HAND_ROLLED_JOB_OPTIONS, (id) => ({ id }));
     await waitUntil(

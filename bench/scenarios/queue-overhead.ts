@@ -11,6 +11,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { jobIdFor } from '../../src/redis/schema';
 import { jobOptions } from '../../src/queue/job-policy';
+import { IdSet } from '../../src/ids/id-set';
 import { enqueueBatch } from '../../src/queue/producer';
 import type { PokemonJobData } from '../../src/types';
 import { openApp, waitForBatchDone, type BenchApp } from '../lib/app';
@@ -172,7 +173,7 @@ async function runOurs(ctx: ScenarioContext, api: SmallApi, ids: number[], eld?:
   let worker: WorkerProcess | undefined;
   try {
     await app.queue.pause();
-    const result = await enqueueBatch(app, { ids, refresh: true, spec: 'bench' });
+    const result = await enqueueBatch(app, { ids: IdSet.of(ids), refresh: true, spec: 'bench' });
     worker = await startWorker({
       env: { ...env, LOG_LEVEL: 'info', BENCH_PROBE_OUT: probeFile, ...(profileOut ? { BENCH_PROFILE_OUT: profileOut } : {}) },
       concurrency: CONCURRENCY,

@@ -16,14 +16,11 @@ import { bucketUpperBound, Histogram } from '../stats/histogram';
 import type { FinishedJob } from '../types';
 import type { BatchSnapshot, BatchSummary } from './batch';
 
-/** What a new batch is made of, as the producer decided it. */
+/** A new batch, before any of its ids is enqueued. */
 export interface NewBatch {
   batchId: string;
   spec: string;
   requested: number;
-  added: number;
-  queued: number;
-  stored: number;
   refresh: boolean;
 }
 
@@ -33,6 +30,7 @@ const SCRIPT_CHUNK = 5000;
 type Scripts = {
   pokequeueClassifyIds(recordsKey: string, jobKeyPrefix: string, refresh: string, ...ids: string[]): Promise<number[]>;
   pokequeueCreateBatch(batchKey: string, batchesKey: string, ...args: (string | number)[]): Promise<number>;
+  pokequeueSealBatch(batchKey: string, batchId: string, now: number, channel: string): Promise<number>;
   pokequeueAdoptIds(adoptersKey: string, recordsKey: string, batchKey: string, ...args: (string | number)[]): Promise<[number, number]>;
   pokequeueRecordOutcomes(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
 };
@@ -41,7 +39,7 @@ type Scripts = {
 const SNAPSHOT_FIELDS = [
   BATCH_FIELD.spec, BATCH_FIELD.createdAt, BATCH_FIELD.finishedAt, BATCH_FIELD.requested, BATCH_FIELD.added,
   BATCH_FIELD.queued, BATCH_FIELD.stored, BATCH_FIELD.completed, BATCH_FIELD.failed, BATCH_FIELD.retried,
-  BATCH_FIELD.retries, BATCH_FIELD.cached, BATCH_FIELD.adoptedCompleted, BATCH_FIELD.adoptedFailed,
+  BATCH_FIELD.retries, BATCH_FIELD.cached, BATCH_FIELD.adoptedCompleted, BATCH_FIELD.adoptedFailed, BATCH_FIELD.sealedAt,
 ] as const;
 
 /**
@@ -61,6 +59,7 @@ export class BatchStore {
     this.keys = keysFor(prefix);
     defineScript(redis, 'pokequeueClassifyIds', 'classify-ids', 1);
     defineScript(redis, 'pokequeueCreateBatch', 'create-batch', 2);
+    defineScript(redis, 'pokequeueSealBatch', 'seal-batch', 1);
     defineScript(redis, 'pokequeueAdoptIds', 'adopt-ids', 3);
     defineScript(redis, 'pokequeueRecordOutcomes', 'record-outcomes');
   }
@@ -84,16 +83,25 @@ export class BatchStore {
     return out;
   }
 
-  /** Writes a new batch; resolves true when it is finished at once (it waits for nothing). */
-  async create(b: NewBatch, now = Date.now()): Promise<boolean> {
-    const fields: (string | number)[] = [
-      BATCH_FIELD.spec, b.spec, BATCH_FIELD.requested, b.requested, BATCH_FIELD.added, b.added,
-      BATCH_FIELD.queued, b.queued, BATCH_FIELD.stored, b.stored, BATCH_FIELD.refresh, b.refresh ? 1 : 0,
-    ];
-    const finished = await this.scripts.pokequeueCreateBatch(
-      this.keys.batch(b.batchId), this.keys.batches, b.batchId, now, BATCH_TTL_SECONDS, this.keys.batchFinishedChannel, ...fields,
+  /** Writes a new batch, open: its ids are counted in as they are enqueued, then it is sealed. */
+  async create(b: NewBatch, now = Date.now()): Promise<void> {
+    await this.scripts.pokequeueCreateBatch(
+      this.keys.batch(b.batchId), this.keys.batches, b.batchId, now, BATCH_TTL_SECONDS,
+      BATCH_FIELD.spec, b.spec, BATCH_FIELD.requested, b.requested, BATCH_FIELD.refresh, b.refresh ? 1 : 0,
     );
-    return finished === 1;
+  }
+
+  /** Counts a chunk's ids into the batch before its jobs are added: its own jobs and the ids already stored. */
+  async countIn(batchId: string, added: number, stored: number): Promise<void> {
+    if (added === 0 && stored === 0) return;
+    const key = this.keys.batch(batchId);
+    const replies = (await this.redis.multi().hincrby(key, BATCH_FIELD.added, added).hincrby(key, BATCH_FIELD.stored, stored).exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+  }
+
+  /** Every id is enqueued: from now on the batch finishes with its last job (at once, if that is done). */
+  async seal(batchId: string, now = Date.now()): Promise<boolean> {
+    return (await this.scripts.pokequeueSealBatch(this.keys.batch(batchId), batchId, now, this.keys.batchFinishedChannel)) === 1;
   }
 
   /**
@@ -191,6 +199,7 @@ function decodeSnapshot(batchId: string, v: readonly (string | null)[]): BatchSn
     retries: n(10),
     cached: n(11),
     adopted: { completed: n(12), failed: n(13) },
+    sealedAt: v[14] ? Number(v[14]) : null,
   };
 }
 

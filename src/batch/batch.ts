@@ -13,6 +13,11 @@ export interface BatchSnapshot {
   spec: string;
   /** ms since the epoch. */
   createdAt: number;
+  /**
+   * When every id was enqueued (the producer enqueues a chunk at a time); null while it is still
+   * being enqueued, or when its producer stopped halfway (enqueue the same spec again to finish).
+   */
+  sealedAt: number | null;
   /** When its last job was counted; null while it runs. */
   finishedAt: number | null;
   requested: number;
@@ -67,7 +72,8 @@ export interface BatchSummary extends BatchSnapshot {
 }
 
 export function progressOf(s: BatchSnapshot, now = Date.now()): BatchProgress {
-  const total = s.added + s.queued;
+  // While it is being enqueued, the ids not yet looked at are counted as jobs to wait for.
+  const total = s.sealedAt === null ? Math.max(s.added + s.queued, s.requested - s.stored) : s.added + s.queued;
   const completed = s.completed + s.adopted.completed;
   const failed = s.failed + s.adopted.failed;
   const done = completed + failed;

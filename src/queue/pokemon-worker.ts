@@ -40,6 +40,8 @@ export interface PokemonJobResult {
 
 export interface RunningPokemonWorker {
   worker: Worker<PokemonJobData, PokemonJobResult>;
+  /** Resolves once its first heartbeat is in Redis: from then on `status` and `/metrics` count it. */
+  ready: Promise<void>;
   /** Stop taking jobs, let those in flight finish (up to `timeoutMs`), then disconnect. */
   close(timeoutMs?: number): Promise<{ forced: boolean }>;
 }
@@ -150,10 +152,11 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     inFlight,
     jobsPerSecond: stats.ownJobsPerSecond(startedAt),
   }));
-  heartbeat.start();
+  const ready = heartbeat.start();
 
   return {
     worker,
+    ready,
     async close(timeoutMs = config.shutdownTimeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       const graceful = worker.close().then(() => false);

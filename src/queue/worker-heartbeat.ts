@@ -42,14 +42,18 @@ export class WorkerHeartbeatPublisher {
     this.key = keysFor(prefix).workers;
   }
 
-  start(): void {
+  /** Starts beating; resolves once the first heartbeat is written (or could not be). */
+  start(): Promise<void> {
     const beat = () =>
-      this.redis.hset(this.key, this.snapshot().id, JSON.stringify({ ...this.snapshot(), lastSeen: Date.now() })).catch(() => {
-        // Redis is away; the connection's own retry logs say so. The next beat tries again.
-      });
-    void beat();
+      this.redis.hset(this.key, this.snapshot().id, JSON.stringify({ ...this.snapshot(), lastSeen: Date.now() })).then(
+        () => undefined,
+        () => {
+          // Redis is away; the connection's own retry logs say so. The next beat tries again.
+        },
+      );
     this.timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
+    return beat();
   }
 
   async stop(): Promise<void> {

@@ -71,7 +71,12 @@ export const BATCH_FIELD = {
   /** What the user typed. */
   spec: 'spec',
   createdAt: 'createdAt',
-  /** Set once, by whichever script counts the batch's last job. */
+  /**
+   * Set by the producer once every id is enqueued (a batch is enqueued a chunk at a time); a batch
+   * without it is still being enqueued, or its producer stopped halfway. No batch finishes before.
+   */
+  sealedAt: 'sealedAt',
+  /** Set once, by whichever script counts the batch's last job (or seals a batch already done). */
   finishedAt: 'finishedAt',
   requested: 'requested',
   /** Jobs this batch added and owns. */

@@ -3,6 +3,7 @@ import { hasFailures } from '../../batch/batch';
 import { BatchWatch, FinishedBatches } from '../../batch/batch-watch';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
+import { IdSet } from '../../ids/id-set';
 import { parseSpecs } from '../../ids/parse-spec';
 import { BadListError } from '../../pokeapi/errors';
 import { enqueueBatch, type EnqueueResult } from '../../queue/producer';
@@ -24,7 +25,7 @@ export function registerEnqueue(program: Command): void {
         // Parse before connecting: bad input must change nothing and fail fast.
         const parsed = parseSpecs(specs);
         // The list too, before Redis is touched: a list that cannot be trusted changes nothing.
-        const ids = parsed.all ? mergeIds(parsed.ids, await listAll(config)) : parsed.ids;
+        const ids = parsed.all ? parsed.ids.union(IdSet.of(await listAll(config))) : parsed.ids;
         const ctx = await openContext(config, log, { startup: 'fail-fast' });
         try {
           const result = await enqueueBatch(ctx, { ids, refresh: !!opts.refresh, spec: specs.join(' ') });
@@ -79,8 +80,4 @@ async function listAll(config: Config): Promise<number[]> {
   } finally {
     await client.close();
   }
-}
-
-function mergeIds(a: number[], b: number[]): number[] {
-  return [...new Set([...a, ...b])].sort((x, y) => x - y);
 }

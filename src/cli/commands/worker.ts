@@ -103,9 +103,12 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    log.info({ workerId: workerIdFor() }, `worker ready: concurrency ${config.workerConcurrency}, rate limit ${config.rateLimitPerSecond || 'off'}/s`);
-    // Under a supervisor (an IPC channel): say so, whatever LOG_LEVEL hides.
-    process.send?.({ type: WORKER_READY_MESSAGE, workerId: workerIdFor() });
+    // Ready once its first heartbeat is in Redis: whoever reads the line finds it in `status`.
+    void running.ready.then(() => {
+      log.info({ workerId: workerIdFor() }, `worker ready: concurrency ${config.workerConcurrency}, rate limit ${config.rateLimitPerSecond || 'off'}/s`);
+      // Under a supervisor (an IPC channel): say so, whatever LOG_LEVEL hides.
+      process.send?.({ type: WORKER_READY_MESSAGE, workerId: workerIdFor() });
+    });
     // The supervisor is gone (even killed with SIGKILL): stop as if it had sent SIGTERM, rather
     // than run on unsupervised. Nobody is left to enforce the shutdown deadline, so this does.
     if (process.send) {

@@ -292,21 +292,30 @@
   function drawBatches(batches, now) {
     var rows = batches.map(function (b) {
       var running = b.finishedAt === null;
-      var skipped = [];
-      if (b.stored) skipped.push(integer.format(b.stored) + ' already stored');
-      if (b.queued) skipped.push(integer.format(b.queued) + ' queued by another batch');
+      // Not sealed: its producer is still adding jobs, or stopped halfway (the same spec again finishes it).
+      var enqueueing = running && b.sealedAt === null;
+      var notes = [];
+      if (b.queued) notes.push('incl. ' + integer.format(b.queued) + ' fetched by another batch');
+      if (b.stored) notes.push('+ ' + integer.format(b.stored) + ' already stored');
       var name = el('div', null, [
         el('span', { class: 'batch-spec', text: b.spec || '(no spec)' }), ' ',
-        el('span', { class: 'badge ' + (running ? 'badge-running' : 'badge-done'), text: running ? 'running' : 'done' }),
+        el('span', {
+          class: 'badge ' + (running ? 'badge-running' : 'badge-done'),
+          text: enqueueing ? 'enqueueing' : running ? 'running' : 'done',
+          title: enqueueing ? 'not every id is enqueued yet; if its producer stopped, enqueue the same spec again' : '',
+        }),
         el('span', { class: 'sub batch-id', text: b.batchId }),
       ]);
       var started = el('span', { text: ago(b.createdAt, now), title: new Date(b.createdAt).toLocaleString() });
-      var completedPart = b.added ? b.completed / b.added : 1;
-      var failedPart = b.added ? b.failed / b.added : 0;
+      // The same numbers as enqueue --wait and status: its own jobs and the ids it waits for from other batches.
+      var completed = b.completed + b.adopted.completed;
+      var failed = b.failed + b.adopted.failed;
+      var completedPart = b.total ? completed / b.total : 1;
+      var failedPart = b.total ? failed / b.total : 0;
       var progress = el('div', null, [
-        bar([[completedPart, ''], [failedPart, 'failed']], integer.format(b.done) + ' / ' + integer.format(b.added),
-          integer.format(b.completed) + ' completed, ' + integer.format(b.failed) + ' failed of ' + integer.format(b.added) + ' jobs this batch added'),
-        skipped.length ? el('span', { class: 'sub', text: '+ ' + skipped.join(', ') }) : null,
+        bar([[completedPart, ''], [failedPart, 'failed']], integer.format(b.done) + ' / ' + integer.format(b.total),
+          integer.format(completed) + ' completed, ' + integer.format(failed) + ' failed of ' + integer.format(b.total) + ' jobs this batch waits for'),
+        notes.length ? el('span', { class: 'sub', text: notes.join(', ') }) : null,
       ]);
       var speed = running ? rate(b.jobsPerSecond) + ' jobs/s' : rate(b.averageJobsPerSecond) + ' jobs/s';
       var eta;
@@ -316,7 +325,7 @@
       var reasons = Object.keys(b.failures).sort(function (x, y) { return b.failures[y] - b.failures[x]; });
       var failures = reasons.length
         ? el('div', null, reasons.map(function (r) { return el('span', { class: 'reason', text: r + ' ' + integer.format(b.failures[r]) }); }))
-        : el('span', { class: 'none', text: b.failed ? integer.format(b.failed) : 'none' });
+        : el('span', { class: 'none', text: failed ? integer.format(failed) : 'none' });
       return [td(name), td(started), td(progress), td(el('span', { text: speed }), 'num'), td(eta), td(failures)];
     });
     fillTable('batches-table', rows, 'No batches yet. Enqueue one: npx pokequeue enqueue 1-151 --wait', 6);

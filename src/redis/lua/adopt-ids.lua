@@ -9,13 +9,13 @@
     ARGV[1]  the batch key prefix (`<p>:batch:`)   ARGV[2] the job key prefix (`<p>:pokemon:pokemon-`)
     ARGV[3]  this batch's id   ARGV[4] now (ms)   ARGV[5] the batch-finished channel   ARGV[6] TTL (s)
     ARGV[7]  the mode:
-      {{mode.adopt}}  ids the producer found queued: adopt each one
+      {{mode.adopt}}  ids the producer found queued: adopt each one (and count it in `{{batch.queued}}`)
       {{mode.check}}  ids this batch just added: only those whose job turned out to belong to another
              batch (a racing producer was first) are adopted, and move from `{{batch.added}}` to `{{batch.queued}}`
     ARGV[8..] ids
   Output: { adopted, of which already finished }.
-  Writes: the adopters hash; this batch's `{{batch.adoptedCompleted}}`, `{{batch.adoptedFailed}}` (and in check
-    mode `{{batch.added}}`, `{{batch.queued}}`), `{{batch.finishedAt}}`.
+  Writes: the adopters hash; this batch's `{{batch.queued}}`, `{{batch.adoptedCompleted}}`, `{{batch.adoptedFailed}}`
+    (and in check mode `{{batch.added}}`), `{{batch.finishedAt}}`.
   Emits: PUBLISH <channel> <batch id> when this finishes the batch.
 ]]
 --- @include "finish-if-done"
@@ -55,8 +55,8 @@ for i = 8, #ARGV do
   end
 end
 
-if mode == '{{mode.check}}' and adopted > 0 then
-  rcall('HINCRBY', KEYS[3], '{{batch.added}}', -adopted)
+if adopted > 0 then
+  if mode == '{{mode.check}}' then rcall('HINCRBY', KEYS[3], '{{batch.added}}', -adopted) end
   rcall('HINCRBY', KEYS[3], '{{batch.queued}}', adopted)
 end
 if completed > 0 then rcall('HINCRBY', KEYS[3], '{{batch.adoptedCompleted}}', completed) end
