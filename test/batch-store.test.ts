@@ -15,7 +15,8 @@ import { createLogger } from '../src/log';
 import { GroupCommit, type FinishedWork } from '../src/queue/group-commit';
 import { ADD_BULK_CHUNK, ADD_BULK_IN_FLIGHT, enqueueBatch } from '../src/queue/producer';
 import { jobIdFor, keysFor } from '../src/redis/schema';
-import { OutcomeCount } from '../src/redis/scripts';
+import { countedInBatch, OutcomeCount } from '../src/redis/scripts';
+import { FleetStatsRecorder } from '../src/stats/recorder';
 import { RecordStore } from '../src/store/record-store';
 import type { FinishedJob, PokemonRecord } from '../src/types';
 import { startTestRedis, type TestRedis } from './helpers/redis';
@@ -46,6 +47,19 @@ const work = (id: number, batchId: string, extra: Partial<FinishedJob> = {}): Fi
   job: job(id, batchId, extra),
 });
 
+/**
+ * What the worker does with a finished job: commit it, then count it into the statistics it
+ * flushes (the batch's timing among them), unless its batch had counted it already.
+ */
+function workerSide(commits: GroupCommit, stats: FleetStatsRecorder) {
+  return async (w: FinishedWork): Promise<number> => {
+    const count = await commits.commit(w);
+    if (count !== OutcomeCount.duplicate) stats.record(w.job, countedInBatch(count));
+    if (count === OutcomeCount.countedLast) await stats.flush();
+    return count;
+  };
+}
+
 /** Counts the commands Redis runs, by name, while `fn` runs (INFO commandstats deltas). */
 async function commandsDuring(redis: Redis, fn: () => Promise<unknown>): Promise<Record<string, number>> {
   const read = async () => {
@@ -66,6 +80,8 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
   let app: Redis;
   let batches: BatchStore;
   let commits: GroupCommit;
+  let stats: FleetStatsRecorder;
+  let finish: (w: FinishedWork) => Promise<number>;
   const newBatch = (batchId: string, added: number) => enqueued(batches, batchId, added);
 
   beforeAll(async () => {
@@ -73,6 +89,8 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
     app = new Redis(redis.url);
     batches = new BatchStore(app, PREFIX);
     commits = new GroupCommit(app, new RecordStore(app, PREFIX), batches);
+    stats = new FleetStatsRecorder(app, PREFIX, log);
+    finish = workerSide(commits, stats);
   });
   afterAll(async () => {
     app.disconnect();
@@ -85,7 +103,10 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
     const calls = await commandsDuring(redis.client, async () => {
       results = await Promise.all(Array.from({ length: 200 }, (_, i) => commits.commit(work(i + 1, 'b-group'))));
     });
-    expect(results.every((r) => r === OutcomeCount.counted)).toBe(true);
+    for (let i = 1; i <= 200; i++) stats.record(job(i, 'b-group'), true);
+    // One of them (the last) finished the batch.
+    expect(results.filter((r) => r === OutcomeCount.counted)).toHaveLength(199);
+    expect(results.filter((r) => r === OutcomeCount.countedLast)).toHaveLength(1);
     expect(calls.multi).toBe(1);
     expect(calls.exec).toBe(1);
     // records and names (200 fields each, names from claim-names), a max per phase, finishedAt:
@@ -106,6 +127,9 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
     const snap = (await batches.read('b-group'))!;
     expect(snap).toMatchObject({ completed: 200, failed: 0 });
     expect(snap.finishedAt).not.toBeNull(); // the last job of the group finished the batch
+    // The batch's timing comes with the worker's flush, a few field increments whatever the jobs.
+    const flush = await commandsDuring(redis.client, () => stats.flush());
+    expect(flush.hincrby).toBeLessThan(200);
     const summary = (await batches.summary('b-group'))!;
     expect(summary.timing.fetch.count).toBe(200);
     const fetches = Array.from({ length: 200 }, (_, i) => job(i + 1, '').fetchMs!).sort((a, b) => a - b);
@@ -119,7 +143,7 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
     await newBatch('b-twice', 2);
     await newBatch('b-other', 1);
     const results = await Promise.all([commits.commit(work(100, 'b-twice')), commits.commit(work(100, 'b-twice')), commits.commit(work(100, 'b-other'))]);
-    expect(results).toEqual([OutcomeCount.counted, OutcomeCount.duplicate, OutcomeCount.counted]);
+    expect(results).toEqual([OutcomeCount.counted, OutcomeCount.duplicate, OutcomeCount.countedLast]);
     // A later run (kill -9 after the commit, before BullMQ moved the job on) is a duplicate too.
     expect(await commits.commit(work(100, 'b-twice', { cached: true, fetchMs: undefined }))).toBe(OutcomeCount.duplicate);
     expect(await batches.read('b-twice')).toMatchObject({ completed: 1, cached: 0, finishedAt: null });
@@ -129,11 +153,12 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
   it('counts failures by reason, retries from attemptsMade, and jobs answered from the store', async () => {
     await newBatch('b-mixed', 4);
     await Promise.all([
-      commits.commit(work(1, 'b-mixed', { outcome: 'failed', reason: 'not_found', fetchMs: undefined })),
-      commits.commit(work(2, 'b-mixed', { outcome: 'failed', reason: 'server_error', attemptsMade: 4, fetchMs: undefined })),
-      commits.commit(work(3, 'b-mixed', { attemptsMade: 2 })),
-      commits.commit({ job: job(4, 'b-mixed', { cached: true, fetchMs: undefined }) }),
+      finish(work(1, 'b-mixed', { outcome: 'failed', reason: 'not_found', fetchMs: undefined })),
+      finish(work(2, 'b-mixed', { outcome: 'failed', reason: 'server_error', attemptsMade: 4, fetchMs: undefined })),
+      finish(work(3, 'b-mixed', { attemptsMade: 2 })),
+      finish({ job: job(4, 'b-mixed', { cached: true, fetchMs: undefined }) }),
     ]);
+    await stats.flush();
     const summary = (await batches.summary('b-mixed'))!;
     expect(summary).toMatchObject({ completed: 2, failed: 2, cached: 1, retried: 2, retries: 6, failures: { not_found: 1, server_error: 1 } });
     expect(summary.timing.fetch.count).toBe(1);
@@ -183,7 +208,7 @@ describe('counting outcomes: record-outcomes through the group commit', () => {
     const calls = await commandsDuring(redis.client, async () => {
       results = await Promise.all(Array.from({ length: 35 }, (_, i) => small.commit(work(i + 1, 'b5'))));
     });
-    expect(results.filter((r) => r === OutcomeCount.counted)).toHaveLength(35);
+    expect(results.filter(countedInBatch)).toHaveLength(35);
     expect(calls.exec).toBe(4);
     expect(await redis.client.hlen(keysFor('gc-cap').records)).toBe(35);
   });
@@ -308,15 +333,19 @@ describe('following a batch: progress() and done()', () => {
   let redis: TestRedis;
   let app: Redis;
   let batches: BatchStore;
-  let commits: GroupCommit;
+  let finish: (w: FinishedWork) => Promise<number>;
+  let stats: FleetStatsRecorder;
   let finished: FinishedBatches;
 
   beforeAll(async () => {
     redis = await startTestRedis();
     app = new Redis(redis.url);
     batches = new BatchStore(app, PREFIX);
-    commits = new GroupCommit(app, new RecordStore(app, PREFIX), batches);
+    stats = new FleetStatsRecorder(app, PREFIX, log);
+    finish = workerSide(new GroupCommit(app, new RecordStore(app, PREFIX), batches), stats);
     finished = new FinishedBatches(app, batches.keys.batchFinishedChannel, log);
+    // As a worker does: the batch's timing is flushed the moment it is heard finished.
+    finished.onFinished(() => void stats.flush());
   });
   afterAll(async () => {
     finished.close();
@@ -334,14 +363,15 @@ describe('following a batch: progress() and done()', () => {
     const done = watch.done();
     const doneAgain = watch.done();
     await new Promise((r) => setTimeout(r, 100)); // both asleep for ten minutes now
-    await commits.commit(work(1, 'b-heard'));
-    await commits.commit(work(2, 'b-heard'));
+    await finish(work(1, 'b-heard'));
+    await finish(work(2, 'b-heard'));
     // A ten-minute poll would trip jest's 60 s timeout: only the message can end these.
     await following;
     expect(seen[0]).toBe(0);
     expect(seen.at(-1)).toBe(2);
     const summary = await done;
     expect(summary).toMatchObject({ batchId: 'b-heard', completed: 2 });
+    expect(summary.timing.total.count).toBe(2); // it waited for the flush the end set off
     expect(await doneAgain).toBe(summary); // one summary, shared
   });
 
@@ -349,10 +379,22 @@ describe('following a batch: progress() and done()', () => {
     await enqueued(batches, 'b-mine', 1);
     await enqueued(batches, 'b-else', 1);
     const done = new BatchWatch({ batches, finished, log }, 'b-mine').done();
-    await commits.commit(work(1, 'b-else'));
+    await finish(work(1, 'b-else'));
     // Finished behind the script's back: no message, only a poll can see it.
     await app.hset(batches.keys.batch('b-mine'), { completed: 1, finishedAt: Date.now() });
     await expect(done).resolves.toMatchObject({ completed: 1 });
+  });
+
+  it('gives the summary after two flush intervals at most when timing never comes (a worker killed before its flush)', async () => {
+    await enqueued(batches, 'b-lost', 1);
+    const started = Date.now();
+    const done = new BatchWatch({ batches, finished, log }, 'b-lost').done();
+    // Counted, but its timing is never flushed: as if the worker died right after the commit.
+    await new GroupCommit(app, new RecordStore(app, PREFIX), batches).commit(work(1, 'b-lost'));
+    const summary = await done;
+    expect(summary).toMatchObject({ completed: 1 });
+    expect(summary.timing.total.count).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 1000);
   });
 
   it('says so when the batch does not exist', async () => {

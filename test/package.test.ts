@@ -27,6 +27,7 @@ const EXPECTED_FILES = [
   'src/redis/lua/classify-ids.lua',
   'src/redis/lua/create-batch.lua',
   'src/redis/lua/includes/finish-if-done.lua',
+  'src/redis/lua/raise-max.lua',
   'src/redis/lua/record-outcomes.lua',
   'src/redis/lua/seal-batch.lua',
 ];

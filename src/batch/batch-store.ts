@@ -12,7 +12,7 @@ import {
   type Phase,
 } from '../redis/schema';
 import { AdoptMode, defineScript, IdState, OutcomeCode, OutcomeCount } from '../redis/scripts';
-import { bucketUpperBound, Histogram } from '../stats/histogram';
+import { Histogram } from '../stats/histogram';
 import type { FinishedJob } from '../types';
 import type { BatchSnapshot, BatchSummary } from './batch';
 
@@ -130,10 +130,7 @@ export class BatchStore {
   queueOutcomes(tx: ChainableCommander, jobs: readonly FinishedJob[]): void {
     const args: (string | number)[] = [this.keys.batchPrefix, Date.now(), BATCH_TTL_SECONDS, this.keys.batchFinishedChannel];
     for (const j of jobs) {
-      args.push(
-        j.id, j.batchId, j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed, j.reason ?? '', j.cached ? '1' : '0', j.attemptsMade,
-        ...timing(j.waitMs), ...timing(j.fetchMs), ...timing(j.totalMs),
-      );
+      args.push(j.id, j.batchId, j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed, j.reason ?? '', j.cached ? '1' : '0', j.attemptsMade);
     }
     (tx as unknown as Scripts).pokequeueRecordOutcomes(1, this.keys.adopters, ...args);
   }
@@ -172,13 +169,6 @@ export class BatchStore {
   private jobKeyPrefix(): string {
     return this.keys.jobKeyPrefix + jobIdFor(0).slice(0, -1);
   }
-}
-
-/** A duration as record-outcomes takes it: ms and bucket, or two empty strings for none. */
-function timing(ms: number | undefined): [string | number, string | number] {
-  if (ms === undefined) return ['', ''];
-  const v = Math.max(0, Math.ceil(ms));
-  return [v, bucketUpperBound(v)];
 }
 
 function decodeSnapshot(batchId: string, v: readonly (string | null)[]): BatchSnapshot | null {

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import { progressOf, type BatchProgress, type BatchSummary } from './batch';
+import { STATS_FLUSH_INTERVAL_MS } from '../stats/recorder';
 import type { BatchStore } from './batch-store';
 
 /** The batch does not exist: never created, or expired (a week after its last job). */
@@ -22,6 +23,7 @@ export class FinishedBatches {
   readonly ready: Promise<void>;
   private readonly sub: RedisClient;
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly listeners = new Set<(batchId: string) => void>();
   /** Batches announced finished, so a message that came between two waits still ends the next one. */
   private readonly heard = new Set<string>();
 
@@ -33,6 +35,7 @@ export class FinishedBatches {
       this.heard.add(batchId);
       if (this.heard.size > 1000) this.heard.delete(this.heard.values().next().value!);
       for (const wake of [...(this.waiters.get(batchId) ?? [])]) wake();
+      for (const listener of this.listeners) listener(batchId);
     });
     const subscribed = this.sub.subscribe(channel).then(
       () => undefined,
@@ -40,6 +43,11 @@ export class FinishedBatches {
     );
     let cap: NodeJS.Timeout | undefined;
     this.ready = Promise.race([subscribed, new Promise<void>((r) => (cap = setTimeout(r, 1000)))]).finally(() => clearTimeout(cap));
+  }
+
+  /** Calls `listener` with every batch announced finished (a worker flushes its statistics then). */
+  onFinished(listener: (batchId: string) => void): void {
+    this.listeners.add(listener);
   }
 
   /** Resolves when `batchId` is announced finished, after `ms`, or when `signal` aborts. */
@@ -139,15 +147,22 @@ export class BatchWatch {
   private async waitForSummary(opts: WatchOptions): Promise<BatchSummary> {
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
     for await (const _ of this.progress(opts));
+    // The counters are exact the moment the batch finishes; its timing comes with each worker's
+    // next flush, which hearing the end brings forward. So the summary waits until the timing
+    // covers every counted job, or at most two flush intervals (a worker killed with its last
+    // second of timing unflushed never sends it: the summary then says how many it covers).
+    const deadline = Date.now() + 2 * STATS_FLUSH_INTERVAL_MS + 500;
     for (;;) {
+      let summary: BatchSummary | null = null;
       try {
-        const summary = await this.deps.batches.summary(this.batchId);
+        summary = await this.deps.batches.summary(this.batchId);
         if (!summary) throw new BatchNotFoundError(this.batchId);
-        return summary;
       } catch (err) {
         if (err instanceof BatchNotFoundError) throw err;
-        await pause(250, opts.signal);
       }
+      if (summary && (summary.timing.total.count >= summary.completed + summary.failed || Date.now() >= deadline)) return summary;
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      await pause(summary ? 20 : 250, opts.signal);
     }
   }
 }

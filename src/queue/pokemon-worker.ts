@@ -1,11 +1,12 @@
 import { DelayedError, MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BatchStore } from '../batch/batch-store';
+import { FinishedBatches } from '../batch/batch-watch';
 import type { Config } from '../config/variables';
 import type { PokeApiClient } from '../pokeapi/client';
 import type { RedisClient } from '../redis/connection';
 import { QUEUE_NAME } from '../redis/schema';
-import { OutcomeCount } from '../redis/scripts';
+import { countedInBatch, OutcomeCount } from '../redis/scripts';
 import type { FleetStatsRecorder } from '../stats/recorder';
 import type { RecordStore } from '../store/record-store';
 import type { FinishedJob, PokemonJobData } from '../types';
@@ -59,7 +60,9 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     const count = await commits.commit(work);
     // A job that ran twice is counted once, in its batch and in the fleet statistics alike.
     if (count === OutcomeCount.duplicate) return;
-    stats.record(work.job);
+    stats.record(work.job, countedInBatch(count));
+    // This job finished its batch: its summary waits for the batch's timing, so write it now.
+    if (count === OutcomeCount.countedLast) void stats.flush();
     if (work.job.outcome === 'completed') completed++;
     else failed++;
   };
@@ -140,6 +143,11 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
 
   stats.start();
+  // A batch's summary waits for its timing: every worker writes what it holds as soon as it
+  // hears the batch finished, not at its next flush. (A moment later: a reply to its own last
+  // commit of that batch, sent before the message, may still be on its way on another socket.)
+  const finishedBatches = new FinishedBatches(deps.redis, batches.keys.batchFinishedChannel, log);
+  finishedBatches.onFinished(() => setTimeout(() => void stats.flush(), 20).unref());
   const heartbeat = new WorkerHeartbeatPublisher(deps.connection, config.queuePrefix, () => ({
     id: workerId,
     host: workerId.split(':')[0]!,
@@ -166,6 +174,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       const forced = await Promise.race([graceful, deadline]);
       clearTimeout(timer);
       if (forced) await worker.close(true);
+      finishedBatches.close();
       await Promise.all([heartbeat.stop(), stats.stop()]);
       return { forced };
     },

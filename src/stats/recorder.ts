@@ -1,7 +1,9 @@
+import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import {
   countField,
+  maxField,
   FAILURE_FIELD_PREFIX,
   histogramField,
   keysFor,
@@ -18,6 +20,7 @@ import {
   type Keys,
   type Phase,
 } from '../redis/schema';
+import { defineScript } from '../redis/scripts';
 import type { FinishedJob } from '../types';
 import { bucketUpperBound } from './histogram';
 
@@ -28,13 +31,14 @@ export const STATS_FLUSH_INTERVAL_MS = 1000;
 const OWN_RATE_WINDOW_MS = 60_000;
 
 /**
- * The fleet statistics of one worker process: every job it finishes is counted here, in memory,
- * into the all-time totals, the minute slot and the five-second slot it finished in, and the
- * sums go to Redis in one MULTI of HINCRBYs every {@link STATS_FLUSH_INTERVAL_MS} (and at
- * shutdown). So the dashboard's charts, percentiles and `/metrics` cost Redis a few hundred
- * field increments per second per worker, not a script per job; a `kill -9` loses at most the
- * last interval's counts of that one worker. Batch counters are not kept here: they are exact,
- * in record-outcomes.
+ * The statistics of one worker process: every job it finishes is counted here, in memory, into
+ * the all-time totals, the minute slot and the five-second slot it finished in, and its batch's
+ * timing histograms; the sums go to Redis in one MULTI of HINCRBYs every
+ * {@link STATS_FLUSH_INTERVAL_MS}, when a batch finishes (the worker hears it) and at shutdown.
+ * So the dashboard's charts, percentiles, `/metrics` and every batch's timing cost Redis a few
+ * hundred field increments per second per worker, whatever the number of jobs, not fields per
+ * job; a `kill -9` loses at most the last interval's timing of that one worker. Batch counters
+ * are not kept here: they are exact, in record-outcomes.
  *
  * Slots are placed by Redis's clock (the worker's, corrected by the offset each flush measures),
  * so workers on machines with drifting clocks fill the same minute.
@@ -49,8 +53,12 @@ export class FleetStatsRecorder {
   private offsetMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** The flush after the one in flight, shared by everyone who asks meanwhile. */
+  private queued: Promise<void> | undefined;
   /** This worker's finished jobs per second of the last minute, oldest first (a ring by second). */
   private readonly ownCounts = new Map<number, number>();
+  /** Batch hash key → phase field → largest ms, since the last flush. */
+  private maxima = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -59,10 +67,14 @@ export class FleetStatsRecorder {
     private readonly flushMs = STATS_FLUSH_INTERVAL_MS,
   ) {
     this.keys = keysFor(prefix);
+    defineScript(redis, 'pokequeueRaiseMax', 'raise-max', 1);
   }
 
-  /** Counts one job (one whose batch counted it: a job that ran twice is not counted again). */
-  record(job: FinishedJob): void {
+  /**
+   * Counts one job (not one that ran twice: its batch said so). `intoBatch`: its batch counted it,
+   * so its timing goes into the batch's histograms too (not when the batch has expired).
+   */
+  record(job: FinishedJob, intoBatch: boolean): void {
     const now = Date.now() + this.offsetMs;
     const minute = this.keys.minuteSlot(slotStart(now, MINUTE_SLOT_MS));
     const short = this.keys.shortSlot(slotStart(now, SHORT_SLOT_MS));
@@ -74,14 +86,22 @@ export class FleetStatsRecorder {
     if (job.reason) this.add(this.keys.totals, FAILURE_FIELD_PREFIX + job.reason, 1);
     if (job.cached) for (const key of [this.keys.totals, minute]) this.add(key, STATS_FIELD.cached, 1);
     const times: Record<Phase, number | undefined> = { wait: job.waitMs, fetch: job.fetchMs, total: job.totalMs };
+    const batchKey = this.keys.batch(job.batchId);
+    const timed = intoBatch ? [this.keys.totals, minute, batchKey] : [this.keys.totals, minute];
     for (const phase of PHASES) {
       const ms = times[phase];
       if (ms === undefined) continue;
       const v = Math.max(0, Math.ceil(ms));
-      for (const key of [this.keys.totals, minute]) {
+      for (const key of timed) {
         this.add(key, histogramField(phase, bucketUpperBound(v)), 1);
         this.add(key, countField(phase), 1);
         this.add(key, sumField(phase), v);
+      }
+      if (intoBatch) {
+        let m = this.maxima.get(batchKey);
+        if (!m) this.maxima.set(batchKey, (m = new Map()));
+        const field = maxField(phase);
+        if (v > (m.get(field) ?? -1)) m.set(field, v);
       }
     }
     const second = Math.floor(Date.now() / 1000);
@@ -114,29 +134,43 @@ export class FleetStatsRecorder {
   async stop(timeoutMs = 2000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     let timer: NodeJS.Timeout | undefined;
-    // A flush may be in flight: then one more writes what came after it.
-    await Promise.race([this.flush().then(() => this.flush()), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
   }
 
-  /** Writes the counts gathered since the last flush; on failure they are kept for the next one. */
+  /**
+   * Writes the counts gathered so far; on failure they are kept for the next flush. With one in
+   * flight, what came after it goes in the next one, so a caller always waits for its own data.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => {
-      this.flushing = undefined;
+    if (!this.flushing) {
+      this.flushing = this.write().finally(() => {
+        this.flushing = undefined;
+      });
+      return this.flushing;
+    }
+    this.queued ??= this.flushing.then(() => {
+      this.queued = undefined;
+      return this.flush();
     });
-    return this.flushing;
+    return this.queued;
   }
 
   private async write(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
+    const maxima = this.maxima;
     this.pending = new Map();
+    this.maxima = new Map();
     const tx = this.redis.multi();
     tx.time();
     for (const [key, fields] of batch) {
       for (const [field, n] of fields) tx.hincrby(key, field, n);
       const ttl = this.ttls.get(key);
       if (ttl !== undefined) tx.expire(key, ttl);
+    }
+    for (const [key, fields] of maxima) {
+      (tx as ChainableCommander & { pokequeueRaiseMax(key: string, ...pairs: (string | number)[]): unknown }).pokequeueRaiseMax(key, ...[...fields].flat());
     }
     const sentAt = Date.now();
     try {
@@ -151,6 +185,11 @@ export class FleetStatsRecorder {
       // (Should the connection drop after Redis ran the MULTI but before its reply came back, they
       // are counted twice: statistics, not batch counters, which are exact.)
       for (const [key, fields] of batch) for (const [field, n] of fields) this.add(key, field, n);
+      for (const [key, fields] of maxima) {
+        const m = this.maxima.get(key) ?? new Map<string, number>();
+        for (const [field, v] of fields) if (v > (m.get(field) ?? -1)) m.set(field, v);
+        this.maxima.set(key, m);
+      }
       this.log.debug({ err: (err as Error).message }, 'could not write job statistics; keeping them for the next flush');
     }
   }

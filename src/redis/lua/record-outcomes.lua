@@ -2,7 +2,9 @@
   record-outcomes: counts finished jobs into their batches, each job once, and finishes every
   batch whose last job this was. One call carries all the jobs of one group commit (the jobs a
   worker finished in one event-loop turn), so its fixed cost is shared by all of them, and each
-  batch's counters and histograms are added up here and written once per call.
+  batch's counters are added up here and written once per call. The batch's timing histograms are
+  not written here: the worker adds them up over a second and flushes them (stats/recorder.ts);
+  building histogram fields per job cost half of this script's time (bench/CHANGES.md).
 
   Input:
     KEYS[1]  the adopters hash (`<p>:adopters`)
@@ -10,20 +12,19 @@
     ARGV[2]  now (ms since the epoch)
     ARGV[3]  the TTL of batch keys (s), refreshed on every write
     ARGV[4]  the batch-finished channel
-    then 12 values per job, from ARGV[5 + 12j]:
+    then 6 values per job, from ARGV[5 + 6j]:
       Pokémon id, batch id, outcome ('{{outcome.completed}}' or '{{outcome.failed}}'), failure reason ('' when completed),
-      '1' when answered from the store without a request, attempts made before this one (BullMQ's attemptsMade),
-      then wait, fetch and total time, each as ms and bucket upper bound ms ('' and '' when there is none)
+      '1' when answered from the store without a request, attempts made before this one (BullMQ's attemptsMade)
 
   Output: one code per job:
     {{count.counted}}   counted into its batch
+    {{count.countedLast}}   counted, and the last job its batch waited for: this call finished the batch
     {{count.duplicate}} its batch had counted that id already (a job that ran twice: BullMQ runs a job
                         at least once, the counters count it once)
     {{count.noBatch}}   its batch does not exist (expired, or never created): counted nowhere
 
   Writes, per batch that exists: the counters `{{batch.completed}}`, `{{batch.failed}}`, `{{batch.cached}}`,
-    `{{batch.retried}}`, `{{batch.retries}}`, failures `{{failurePrefix}}<reason>`, the timing histograms
-    (`{{histogramPrefix}}<phase>:<bucket>`, `{{countPrefix}}<phase>`, `{{sumPrefix}}<phase>`, `{{maxPrefix}}<phase>`), bit <id> of the `{{doneSuffix}}` bitmap (and of
+    `{{batch.retried}}`, `{{batch.retries}}`, failures `{{failurePrefix}}<reason>`, bit <id> of the `{{doneSuffix}}` bitmap (and of
     `{{failedSuffix}}` for a failure); for every batch waiting on the id through the adopters hash,
     `{{batch.adoptedCompleted}}` or `{{batch.adoptedFailed}}` (and the entry is removed); `{{batch.finishedAt}}`.
   Emits: PUBLISH <channel> <batch id> for each batch this call finishes.
@@ -33,17 +34,16 @@
 local rcall = redis.call
 local adoptersKey = KEYS[1]
 local batchPrefix, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local PER_JOB = 12
-local PHASES = { 'w', 'f', 't' }
+local PER_JOB = 6
 
 --- @include "finish-if-done"
 
--- batch id -> { exists, incr = { field -> n }, max = { phase -> ms }, failed = bool }, in first-seen order
+-- batch id -> { exists, incr = { field -> n }, failed = bool, last = index of its last counted job }, in first-seen order
 local batches, order = {}, {}
 local function batchOf(batchId)
   local b = batches[batchId]
   if not b then
-    b = { exists = rcall('EXISTS', batchPrefix .. batchId) == 1, incr = {}, max = {}, failed = false }
+    b = { exists = rcall('EXISTS', batchPrefix .. batchId) == 1, incr = {}, failed = false }
     batches[batchId] = b
     order[#order + 1] = batchId
   end
@@ -63,6 +63,7 @@ for j = 0, (#ARGV - 4) / PER_JOB - 1 do
     counted = {{count.duplicate}}
     if rcall('SETBIT', batchPrefix .. batchId .. '{{doneSuffix}}', id, 1) == 0 then
       counted = {{count.counted}}
+      b.last = j + 1
       if outcome == '{{outcome.failed}}' then
         add(b, '{{batch.failed}}', 1)
         add(b, '{{failurePrefix}}' .. ARGV[a + 4], 1)
@@ -76,16 +77,6 @@ for j = 0, (#ARGV - 4) / PER_JOB - 1 do
       if attempts > 0 then
         add(b, '{{batch.retried}}', 1)
         add(b, '{{batch.retries}}', attempts)
-      end
-      for p = 1, 3 do
-        local ms = ARGV[a + 5 + 2 * p]
-        if ms ~= '' then
-          local code, v = PHASES[p], tonumber(ms)
-          add(b, '{{histogramPrefix}}' .. code .. ':' .. ARGV[a + 6 + 2 * p], 1)
-          add(b, '{{countPrefix}}' .. code, 1)
-          add(b, '{{sumPrefix}}' .. code, v)
-          if not b.max[code] or v > b.max[code] then b.max[code] = v end
-        end
       end
     end
   end
@@ -109,11 +100,7 @@ for _, batchId in ipairs(order) do
   if b.exists then
     local key = batchPrefix .. batchId
     for field, n in pairs(b.incr) do rcall('HINCRBY', key, field, n) end
-    for code, v in pairs(b.max) do
-      local field = '{{maxPrefix}}' .. code
-      if v > tonumber(rcall('HGET', key, field) or '-1') then rcall('HSET', key, field, v) end
-    end
-    finishIfDone(key, batchId, now, channel)
+    if finishIfDone(key, batchId, now, channel) and b.last then out[b.last] = {{count.countedLast}} end
     rcall('EXPIRE', key, ttl)
     rcall('EXPIRE', key .. '{{doneSuffix}}', ttl)
     if b.failed then rcall('EXPIRE', key .. '{{failedSuffix}}', ttl) end
