@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/errors';
+import { printable } from '../printable';
 import { type ConfigOverrides, parseConfig } from '../config/load';
 import type { Config, ConfigKey } from '../config/variables';
 
@@ -26,7 +27,7 @@ export function configFromOptions(options: unknown, env: NodeJS.ProcessEnv): Con
   }
   const given = options as Record<string, unknown>;
   for (const key of Object.keys(given)) {
-    if (!OPTION_NAMES.includes(key)) throw new ConfigError(JSON.stringify(key).slice(0, 60), `is not an option of PokeQueue.connect (its options: ${OPTION_NAMES.join(', ')})`);
+    if (!OPTION_NAMES.includes(key)) throw new ConfigError(`"${printable(key.slice(0, 40))}"`, `is not an option of PokeQueue.connect (its options: ${OPTION_NAMES.join(', ')})`);
   }
   const overrides: ConfigOverrides = {};
   for (const [option, key] of Object.entries(OPTION_KEYS)) {

@@ -127,6 +127,6 @@ export class BatchNotFoundError extends Error {
   override readonly name = 'BatchNotFoundError';
   constructor(readonly batchId: string) {
     // An id that pokequeue never makes is quoted, cut short and made printable: it came from a caller.
-    super(`batch ${isBatchId(batchId) ? batchId : JSON.stringify(printable(batchId.slice(0, 80)))} does not exist (or expired)`);
+    super(`batch ${isBatchId(batchId) ? batchId : `"${printable(batchId.slice(0, 80))}"`} does not exist (or expired)`);
   }
 }

@@ -98,7 +98,8 @@ export type RecordKey = { id: number } | { name: string; catalogName: boolean };
 export function parseRecordKey(input: unknown): RecordKey {
   const key = typeof input === 'number' ? String(input) : typeof input === 'string' ? input.trim().toLowerCase() : undefined;
   if (key !== undefined && /^[1-9]\d{0,6}$/.test(key)) return { id: Number(key) };
-  if (key !== undefined && /^[a-z0-9][a-z0-9.'-]{0,79}$/.test(key) && !/^\d+$/.test(key)) return { name: key, catalogName: isPokemonName(key) };
+  // Only text can be a name: a number that is no id (1.5, 0) is no name either.
+  if (typeof input === 'string' && key && /^[a-z0-9][a-z0-9.'-]{0,79}$/.test(key) && !/^\d+$/.test(key)) return { name: key, catalogName: isPokemonName(key) };
   const shown = typeof input === 'string' ? `"${printable(input.slice(0, 80))}"` : typeof input === 'number' ? String(input) : `a ${typeof input}`;
   throw new InvalidSpecError(`${shown} is neither an id (a positive whole number) nor a Pokémon name`);
 }
