@@ -24,7 +24,11 @@ export interface AppContext {
   close(): Promise<void>;
 }
 
-export async function openContext(config: Config, log: Logger, opts: { startup: 'fail-fast' | 'wait' }): Promise<AppContext> {
+/**
+ * `startup`: see createRedis. `readOnlyQueue`: the queue writes nothing on connecting (see
+ * createPokemonQueue); PokeQueue asks for it, the worker and the dashboard do not.
+ */
+export async function openContext(config: Config, log: Logger, opts: { startup: 'fail-fast' | 'wait'; readOnlyQueue?: boolean }): Promise<AppContext> {
   const redis = createRedis(config, { startup: opts.startup, log });
   // The queue gets a connection of its own. BullMQ defines its 64 Lua scripts on whatever client
   // it is given, and ioredis copies every defined script into each MULTI it builds: on a shared
@@ -38,7 +42,7 @@ export async function openContext(config: Config, log: Logger, opts: { startup: 
     queueConnection.disconnect();
     throw err;
   }
-  const queue = createPokemonQueue(config, queueConnection);
+  const queue = createPokemonQueue(config, queueConnection, { readOnly: opts.readOnlyQueue });
   queue.on('error', (err) => log.debug({ err: err.message }, 'queue connection error'));
   return {
     config,

@@ -60,7 +60,8 @@ export class PokeQueue {
 
   /** @internal The CLI's way in: the configuration it parsed from the environment and its flags, and its own logger. */
   static async open(config: Config, log: Logger): Promise<PokeQueue> {
-    return new PokeQueue(await openContext(config, log, { startup: 'fail-fast' }));
+    // Nothing is written on connecting: a call that fails on bad input, or only reads, leaves Redis as it was.
+    return new PokeQueue(await openContext(config, log, { startup: 'fail-fast', readOnlyQueue: true }));
   }
 
   /**
