@@ -123,6 +123,11 @@ export class RecordStore {
    * into a bitmap of every id a record can have (1 to MAX_ID: 125 KB, the same for 10 records
    * as for a million), which is then read in order. Records stored during the scan may or may
    * not be included; every record present throughout is, once.
+   * Measured (200,000 records of ~650 B, loopback): with the heap capped at 16 MB
+   * (`--max-old-space-size=16`) this streams them all, where HKEYS first ran out of memory. The
+   * price is time before the first record: 0.8-1.3 s of scanning (Redis reads each value it
+   * skips), against 0.25-0.4 s for HKEYS; 1.8-2.6 s in all against 1.1-1.6 s. 1351 records: one
+   * call either way.
    */
   async *iterate(chunkSize = 500): AsyncGenerator<PokemonRecord> {
     const present = new Uint8Array((MAX_ID >> 3) + 1);
