@@ -22,7 +22,8 @@ export interface PokeQueueLogger {
 }
 
 /**
- * What {@link PokeQueue.connect} takes. Each option left out is read from the environment, as the
+ * What {@link PokeQueue.connect} takes. Each option left out (or undefined: `{ redisUrl:
+ * process.env.MY_REDIS }` is fine under `exactOptionalPropertyTypes`) is read from the environment, as the
  * CLI reads it, and validated the same way (a bad value is a ConfigError naming the option, or
  * the variable). The rest of the configuration (job attempts, backoff, how many finished jobs
  * Redis keeps: see the README's Configuration) always comes from the environment.
@@ -33,29 +34,29 @@ export interface PokeQueueOptions {
    * `rediss://` for TLS. Never logged with its password.
    * @defaultValue `REDIS_URL`, else `redis://127.0.0.1:6379`
    */
-  readonly redisUrl?: string;
+  readonly redisUrl?: string | undefined;
   /**
    * Redis Cluster seed nodes (`host:port`). With a cluster, `redisUrl` only supplies the password
    * and TLS, and `prefix` must hold a `{hash-tag}`.
    * @defaultValue `REDIS_CLUSTER_NODES` (comma-separated), else none: a single Redis
    */
-  readonly clusterNodes?: string | readonly string[];
+  readonly clusterNodes?: string | readonly string[] | undefined;
   /**
    * The prefix of every key pokequeue keeps in Redis: the same as the workers' `QUEUE_PREFIX`.
    * @defaultValue `QUEUE_PREFIX`, else `pokequeue`
    */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /**
    * The PokeAPI, whose list endpoint names in specs and `all` are looked up in (the workers fetch
    * from their own `POKEAPI_URL`).
    * @defaultValue `POKEAPI_URL`, else `https://pokeapi.co/api/v2`
    */
-  readonly pokeapiUrl?: string;
+  readonly pokeapiUrl?: string | undefined;
   /**
    * Where log lines go (Redis lost and regained, a batch that cannot be read for a while).
    * @defaultValue none: a library writes nothing unless asked (`LOG_LEVEL` is not read)
    */
-  readonly logger?: PokeQueueLogger;
+  readonly logger?: PokeQueueLogger | undefined;
 }
 
 /** What {@link PokeQueue.enqueue} takes besides the specs. */
@@ -64,13 +65,13 @@ export interface EnqueueOptions {
    * Fetch ids again even when their records are stored (`enqueue --refresh`).
    * @defaultValue false
    */
-  readonly refresh?: boolean;
+  readonly refresh?: boolean | undefined;
 }
 
 /** How long a consumer follows a batch: {@link Batch.progress} and {@link Batch.done}. */
 export interface FollowOptions {
   /** Stops following: the iteration or the promise ends with the signal's reason. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
