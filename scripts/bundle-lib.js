@@ -9,9 +9,13 @@
  *   names. One copy of the code for both: a class is the same class (instanceof works) whether
  *   a program requires or imports it, and two programs that mix them share one state;
  * - dist/src/index.d.mts: the ES module entry's types, re-exporting the declarations tsc wrote
- *   beside its output (tsconfig.build.json: `declaration`, `stripInternal`).
+ *   beside its output (tsconfig.build.json: `declaration`, and `stripInternal`, which leaves out
+ *   what is marked @internal, the CLI's way into PokeQueue, so that the public declarations
+ *   import nothing but each other).
  * The package ships these and the declarations reachable from dist/src/index.d.ts, no other
  * output of tsc (package.json `files`; test/package.test.ts checks both lists).
+ * (test/fixtures/library/, excluded from tsconfig.json, holds the programs that package.test.ts
+ * type-checks against the installed package in a project of their own.)
  *
  * It also checks what the library must never contain: the CLI, the dashboard, the simulator and
  * the worker are no part of it, so a program that imports pokequeue never loads them.
