@@ -10,12 +10,8 @@
  * about 0.13 s. Start-up is a third of the tutorial benchmark's whole-process time
  * (bench/RESULTS.md §1).
  *
- * What stays outside, loaded from node_modules as before:
- * - the dashboard's packages (express, bull-board, prom-client, chart.js): bull-board serves
- *   its UI from files beside its own code, and only `dashboard`, `start` and `demo` load them;
- * - pino-pretty (only on a terminal), undici (only commands that fetch load it; 0.7 MB that
- *   every other command would parse for nothing) and msgpackr (BullMQ's packer, which looks for
- *   its optional native addon relative to its own directory).
+ * What stays outside, loaded from node_modules as before, is listed (with why) in
+ * bundle-externals.js, which the library's bundle (bundle-lib.js) shares.
  * The parse thread (dist/src/pokeapi/parse-thread.js, which a worker loads as a file of its own)
  * is bundled in place the same way, so that it needs no other file of dist/: the package ships
  * these four files (main.js, bundle.js, bundle.v8, parse-thread.js) and no other output of tsc.
@@ -25,6 +21,7 @@ const { buildSync } = require('esbuild');
 const { execFileSync } = require('node:child_process');
 const { copyFileSync, readFileSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
+const external = require('./bundle-externals');
 
 const dir = join(__dirname, '..', 'dist', 'src', 'cli');
 const entry = join(dir, 'main.js');
@@ -42,7 +39,7 @@ buildSync({
   // Whitespace and syntax only: function names stay, so stack traces still read.
   minifyWhitespace: true,
   minifySyntax: true,
-  external: ['express', '@bull-board/*', 'prom-client', 'chart.js', 'pino-pretty', 'msgpackr', 'msgpackr-extract', 'undici'],
+  external,
   logLevel: 'warning',
 });
 const thread = join(__dirname, '..', 'dist', 'src', 'pokeapi', 'parse-thread.js');

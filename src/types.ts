@@ -3,7 +3,9 @@
  *
  * - **id**: a Pokémon id as the PokeAPI numbers them (1–1025, 10001–10326 today). Any positive
  *   integer is accepted; ids the API does not know end as failed "not found".
- * - **spec**: what a user types to name ids: `25`, `1-151`, `1-10,25,10001-10010`, `all`.
+ * - **spec**: what a user types to name ids: `25`, `1-151`, `1-10,25,10001-10010`, `pikachu`, `all`.
+ * - **name catalog**: the API's list of names and ids, kept in Redis, where names in specs are
+ *   looked up (read again when it does not know a name).
  * - **batch**: one call of `pokequeue enqueue` (or `start`): a set of ids, an id of its own
  *   (`b-<time>-<random>`), and counters that workers bump as its jobs finish.
  * - **job**: one BullMQ job per id, with the stable job id `pokemon-<id>`, so the same id is never

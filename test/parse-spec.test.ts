@@ -1,11 +1,12 @@
 import { InvalidSpecError } from '../src/config/errors';
 import { IdSet } from '../src/ids/id-set';
-import { MAX_ID, parseSpecs as parseToSet } from '../src/ids/parse-spec';
+import { editDistance, nearestNames } from '../src/ids/nearest-names';
+import { MAX_ID, parseRecordKey, parseSpecs as parseToSet } from '../src/ids/parse-spec';
 
-/** The parsed ids as an array, for comparing small sets. */
+/** The parsed ids as an array, for comparing small sets (and the names, when there are some). */
 const parseSpecs = (specs: string[]) => {
-  const { ids, all } = parseToSet(specs);
-  return { ids: ids.toArray(), all };
+  const { ids, all, names } = parseToSet(specs);
+  return names.length ? { ids: ids.toArray(), all, names } : { ids: ids.toArray(), all };
 };
 
 describe('id sets', () => {
@@ -55,8 +56,20 @@ describe('parsing what a user types as ids', () => {
     expect(parseSpecs([' 1 - 3 '.replace(/ - /, '-'), ' 7 ']).ids).toEqual([1, 2, 3, 7]);
   });
 
+  it('recognizes names beside ids, lowercased and each once, leaving their lookup for later', () => {
+    expect(parseSpecs(['pikachu', 'mewtwo', '1-3'])).toEqual({ ids: [1, 2, 3], all: false, names: ['pikachu', 'mewtwo'] });
+    expect(parseSpecs(['Pikachu,mr-mime,porygon2', 'zygarde-10-power-construct,pikachu'])).toEqual({
+      ids: [], all: false, names: ['pikachu', 'mr-mime', 'porygon2', 'zygarde-10-power-construct'],
+    });
+  });
+
   it.each([
-    ['abc', /not an id/],
+    ['pika$chu', /"pika\$chu" is not an id, a range \(1-151\), a name \(pikachu\) or all/],
+    ['pika chu', /not an id/],
+    ['1-x', /not an id/],
+    ['-pikachu', /not an id/],
+    ['\u001b]0;x\u0007', /"\\x1b\]0;x\\x07" is not an id/],
+    ['a'.repeat(65), /not an id/],
     ['0', /out of range/],
     ['-5', /not an id/],
     ['10-1', /backwards range/],
@@ -74,10 +87,50 @@ describe('parsing what a user types as ids', () => {
   });
 
   it('rejects a whole list when one piece is bad, so nothing is half-enqueued', () => {
-    expect(() => parseSpecs(['1-10', 'x'])).toThrow(InvalidSpecError);
+    expect(() => parseSpecs(['1-10', 'pikachu', 'x!'])).toThrow(InvalidSpecError);
   });
 
   it('rejects an empty argument list', () => {
     expect(() => parseSpecs([])).toThrow(/no ids given/);
+  });
+});
+
+describe('what get looks a record up by', () => {
+  it('takes ids as numbers or text, and names in any case', () => {
+    expect(parseRecordKey(25)).toEqual({ id: 25 });
+    expect(parseRecordKey(' 25 ')).toEqual({ id: 25 });
+    expect(parseRecordKey('Pikachu')).toEqual({ name: 'pikachu', catalogName: true });
+    // A stored record's name may be anything the API sent (within limits): found in the store only.
+    expect(parseRecordKey("farfetch'd")).toEqual({ name: "farfetch'd", catalogName: false });
+  });
+
+  it.each([[0], [-1], [1.5], ['0'], ['../../etc/passwd'], [''], [null], [{}]])('rejects %j as neither an id nor a name', (input) => {
+    expect(() => parseRecordKey(input)).toThrow(InvalidSpecError);
+    expect(() => parseRecordKey(input)).toThrow(/is neither an id \(a positive whole number\) nor a Pokémon name/);
+  });
+});
+
+describe('the names nearest to an unknown one', () => {
+  const names = ['pikachu', 'pichu', 'raichu', 'mewtwo', 'mew', 'charmander', 'charmeleon', 'charizard', 'bulbasaur'];
+
+  it('finds typos, swapped letters and abbreviations, nearest first', () => {
+    expect(nearestNames('pikachuu', names)).toEqual(['pikachu']);
+    expect(nearestNames('pikahcu', names)).toEqual(['pikachu']);
+    expect(nearestNames('mewtoo', names)).toEqual(['mewtwo']);
+    expect(nearestNames('charm', names)).toEqual(['charmander', 'charmeleon']);
+    expect(nearestNames('pichuu', names)).toEqual(['pichu']);
+    expect(nearestNames('raichu', ['raichu-alola', 'raichu'])).toEqual(['raichu-alola']);
+  });
+
+  it('suggests nothing rather than something unrelated', () => {
+    expect(nearestNames('zzzzzz', names)).toEqual([]);
+    expect(nearestNames('bulba', ['bulbasaur', 'ivysaur'])).toEqual(['bulbasaur']);
+    expect(nearestNames('ab', names)).toEqual([]);
+  });
+
+  it('counts a swap of neighbours as one edit', () => {
+    expect(editDistance('pikachu', 'pikahcu')).toBe(1);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
   });
 });

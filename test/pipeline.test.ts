@@ -121,7 +121,7 @@ describe('the pipeline: enqueue → worker processes → store', () => {
 
   describe('bad input', () => {
     it.each([
-      [['enqueue', 'abc']],
+      [['enqueue', 'ab$c']], // (`abc` would be a name: library.test.ts has those)
       [['enqueue', '1-10,0']],
       [['enqueue', '']],
       [['enqueue', '10-1', '--wait']],

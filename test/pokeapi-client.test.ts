@@ -2,6 +2,7 @@ import { PokeApiClient } from '../src/pokeapi/client';
 import { BadPayloadError, NotFoundError, RateLimitedError, TransientFetchError } from '../src/pokeapi/errors';
 import { normalizePokemon } from '../src/pokeapi/normalize';
 import { ParsePool } from '../src/pokeapi/parse-pool';
+import { nameForId } from '../src/simulator/payload';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
 import { parseConfig } from '../src/config/load';
 
@@ -73,12 +74,15 @@ describe('the PokeAPI client', () => {
     expect(() => normalizePokemon(got.payload, 7, got.url)).toThrow(/instead; body starts: \{/);
   });
 
-  it('lists every id the API serves, paging', async () => {
+  it('lists every id the API serves, paging, with its name', async () => {
     const { client } = await setup();
-    const ids = await client.listAllIds(500);
+    const { ids, names } = await client.listAll(500);
     expect(ids).toHaveLength(1351);
     expect(ids[0]).toBe(1);
     expect(ids.at(-1)).toBe(10326);
+    expect(names.size).toBe(1351);
+    expect(names.get(nameForId(25)!)).toBe(25);
+    expect(names.get(nameForId(10001)!)).toBe(10001);
   });
 
   it('probes an unreachable API as one clear problem', async () => {

@@ -1,17 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
-import { progressOf, type BatchProgress, type BatchSummary } from './batch';
 import { STATS_FLUSH_INTERVAL_MS } from '../stats/recorder';
+import { BatchNotFoundError, progressOf, type BatchProgress, type BatchSummary } from './batch';
 import type { BatchStore } from './batch-store';
-
-/** The batch does not exist: never created, or expired (a week after its last job). */
-export class BatchNotFoundError extends Error {
-  override readonly name = 'BatchNotFoundError';
-  constructor(readonly batchId: string) {
-    super(`batch ${batchId} does not exist (or expired)`);
-  }
-}
 
 /**
  * Hears the batch-finished channel (record-outcomes publishes a batch's id when it counts its last
@@ -79,6 +71,8 @@ export interface WatchDeps {
   batches: BatchStore;
   finished: FinishedBatches;
   log: Logger;
+  /** Ends every wait of this watch, shared or not, with its reason (its owner closed). */
+  signal?: AbortSignal;
 }
 
 export interface WatchOptions {
@@ -105,13 +99,23 @@ export class BatchWatch {
 
   /** Progress on every change (and at least every second, for rate and ETA), ending with the finished batch. */
   async *progress(opts: WatchOptions = {}): AsyncGenerator<BatchProgress, void, undefined> {
+    const joined = both(this.deps.signal, opts.signal);
+    const signal = joined.signal;
+    try {
+      yield* this.follow(signal, opts.pollMs);
+    } finally {
+      joined.dispose();
+    }
+  }
+
+  private async *follow(signal: AbortSignal | undefined, pollMs: number | undefined): AsyncGenerator<BatchProgress, void, undefined> {
     const { batches, finished, log } = this.deps;
     await finished.ready;
     let last: BatchProgress | undefined;
     let lastYield = 0;
     let warned = false;
     for (;;) {
-      if (opts.signal?.aborted) throw opts.signal.reason;
+      if (signal?.aborted) throw signal.reason;
       let p: BatchProgress | undefined;
       try {
         const snap = await batches.read(this.batchId);
@@ -120,6 +124,7 @@ export class BatchWatch {
         warned = false;
       } catch (err) {
         if (err instanceof BatchNotFoundError) throw err;
+        if (signal?.aborted) throw signal.reason;
         if (!warned) log.warn({ err: (err as Error).message }, 'cannot read batch progress; retrying');
         warned = true;
       }
@@ -132,21 +137,27 @@ export class BatchWatch {
         }
         if (p.finished) return;
       }
-      if (p) await finished.wait(this.batchId, opts.pollMs ?? pollInterval(p), opts.signal);
-      else await pause(250, opts.signal);
+      if (p) await finished.wait(this.batchId, pollMs ?? pollInterval(p), signal);
+      else await pause(250, signal);
     }
   }
 
-  /** The summary once the batch has finished (the same object `enqueue --wait --json` prints). */
+  /**
+   * The summary once the batch has finished (the same object `enqueue --wait --json` prints).
+   * Every caller shares one wait; a caller's own signal ends only its own.
+   */
   done(opts: Omit<WatchOptions, 'pollMs'> = {}): Promise<BatchSummary> {
-    if (opts.signal) return this.waitForSummary(opts);
-    this.finalSummary ??= this.waitForSummary({});
-    return this.finalSummary;
+    if (!this.finalSummary) {
+      this.finalSummary = this.waitForSummary();
+      // A caller that stopped waiting (its signal) leaves the shared wait without a listener.
+      this.finalSummary.catch(() => undefined);
+    }
+    return opts.signal ? untilAborted(this.finalSummary, opts.signal) : this.finalSummary;
   }
 
-  private async waitForSummary(opts: WatchOptions): Promise<BatchSummary> {
+  private async waitForSummary(): Promise<BatchSummary> {
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    for await (const _ of this.progress(opts));
+    for await (const _ of this.progress());
     // The counters are exact the moment the batch finishes; its timing comes with each worker's
     // next flush, which hearing the end brings forward. So the summary waits until the timing
     // covers every counted job, or at most two flush intervals (a worker killed with its last
@@ -161,10 +172,42 @@ export class BatchWatch {
         if (err instanceof BatchNotFoundError) throw err;
       }
       if (summary && (summary.timing.total.count >= summary.completed + summary.failed || Date.now() >= deadline)) return summary;
-      if (opts.signal?.aborted) throw opts.signal.reason;
-      await pause(summary ? 20 : 250, opts.signal);
+      if (this.deps.signal?.aborted) throw this.deps.signal.reason;
+      await pause(summary ? 20 : 250, this.deps.signal);
     }
   }
+}
+
+/**
+ * One signal for two (either may be absent); `dispose` removes its listeners again, so a
+ * long-lived owner's signal does not collect one per wait that ended.
+ */
+function both(a: AbortSignal | undefined, b: AbortSignal | undefined): { signal: AbortSignal | undefined; dispose(): void } {
+  if (!a || !b) return { signal: a ?? b, dispose: () => undefined };
+  const joined = new AbortController();
+  const onA = () => joined.abort(a.reason);
+  const onB = () => joined.abort(b.reason);
+  if (a.aborted) onA();
+  else if (b.aborted) onB();
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return {
+    signal: joined.signal,
+    dispose() {
+      a.removeEventListener('abort', onA);
+      b.removeEventListener('abort', onB);
+    },
+  };
+}
+
+/** `promise`, or its rejection with the signal's reason once `signal` aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {

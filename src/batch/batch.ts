@@ -4,7 +4,9 @@
  * library and the bench alike) and its end-of-batch summary. Pure: reading and writing Redis is
  * batch-store.ts's job.
  */
+import { printable } from '../printable';
 import type { Percentiles } from '../stats/histogram';
+import { isBatchId } from './batch-id';
 
 /** A batch as its counters stand now. */
 export interface BatchSnapshot {
@@ -118,4 +120,13 @@ export function viewOf(s: BatchSnapshot, now = Date.now()): BatchView {
     averageJobsPerSecond: p.rate,
     etaSeconds: p.finished || p.etaMs === null ? null : p.etaMs / 1000,
   };
+}
+
+/** The batch does not exist: never created, expired (a week after its last job), or not a batch id at all. */
+export class BatchNotFoundError extends Error {
+  override readonly name = 'BatchNotFoundError';
+  constructor(readonly batchId: string) {
+    // An id that pokequeue never makes is quoted, cut short and made printable: it came from a caller.
+    super(`batch ${isBatchId(batchId) ? batchId : `"${printable(batchId.slice(0, 80))}"`} does not exist (or expired)`);
+  }
 }

@@ -4,7 +4,8 @@ import { type ConfigOverrides, loadDotEnv, parseConfig } from '../config/load';
 import type { Config } from '../config/variables';
 import { redactSecretsInText } from '../config/redact';
 import { createLogger } from '../log';
-import { RedisUnavailableError } from '../redis/connection';
+import { BadListError, PokeApiUnavailableError } from '../pokeapi/errors';
+import { RedisUnavailableError } from '../redis/errors';
 
 /** An error whose message is the whole story for the user: printed without a stack trace. */
 export class UserFacingError extends Error {
@@ -44,6 +45,12 @@ export function reportError(err: unknown): number {
   if (err instanceof RedisUnavailableError || err instanceof UserFacingError) {
     process.stderr.write(`error: ${redactSecretsInText(err.message)}\n`);
     return err.exitCode;
+  }
+  // The API's list (for `all` and names): one that cannot be trusted is bad input, like a bad
+  // spec; one that cannot be read is a failure that may pass. Nothing was enqueued either way.
+  if (err instanceof BadListError || err instanceof PokeApiUnavailableError) {
+    process.stderr.write(`error: ${redactSecretsInText(err.message)}\n`);
+    return err instanceof BadListError ? ExitCode.usage : ExitCode.failure;
   }
   process.stderr.write(`unexpected error: ${redactSecretsInText((err as Error)?.stack ?? String(err))}\n`);
   return ExitCode.failure;

@@ -20,7 +20,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides =
   const config = parseVariables(configVariables, env, overrides, new Set(['redisUrl'])) as Config;
   if (config.redisClusterNodes && !/\{[^}]+\}/.test(config.queuePrefix)) {
     throw new ConfigError(
-      'QUEUE_PREFIX',
+      overrides.queuePrefix?.flag ?? 'QUEUE_PREFIX',
       `must contain a {hash-tag} when REDIS_CLUSTER_NODES is set, so every key of the queue lands in one slot (try "{${config.queuePrefix}}")`,
     );
   }

@@ -5,7 +5,7 @@ import type { PokemonRecord } from '../types';
 import { type BodyLimits, decode, parseBody, wireTooLarge } from './body';
 import { BadListError, NotFoundError, PokeApiError, TooLargeError } from './errors';
 import { classifyNetworkError, errorForStatus, sample } from './fetch-policy';
-import { IdListReader } from './id-list';
+import { IdListReader, type PokemonList } from './id-list';
 import { normalizePokemon } from './normalize';
 import { ParseGate } from './parse-gate';
 import type { ParsePool } from './parse-pool';
@@ -142,10 +142,11 @@ export class PokeApiClient {
   }
 
   /**
-   * Every id the API's paged list endpoint names, ascending: what the `all` spec means. The list
-   * is checked as it is read (IdListReader): a BadListError names what the API sent.
+   * Every id the API's paged list endpoint names, ascending, with the names it gives them: what
+   * the `all` spec means, and where names in specs are looked up. The list is checked as it is
+   * read (IdListReader): a BadListError names what the API sent.
    */
-  async listAllIds(pageSize = 1000): Promise<number[]> {
+  async listAll(pageSize = 1000): Promise<PokemonList> {
     const reader = new IdListReader(this.opts.baseUrl);
     for (let url: string | null = reader.first(pageSize); url; ) {
       let page: unknown;
@@ -160,7 +161,7 @@ export class PokeApiClient {
       }
       url = reader.read(page, url);
     }
-    return reader.all();
+    return reader.list();
   }
 
   /**

@@ -45,14 +45,25 @@ export class TooLargeError extends PokeApiError {
 }
 
 /**
- * The list endpoint (`all`) answered something that cannot be trusted as a list of ids: a `next`
- * off the configured origin or in a loop, too many pages, an entry that is not an id. Nothing is
- * enqueued when it is thrown.
+ * The list endpoint (read for `all` and to look up names) answered something that cannot be
+ * trusted as a list of Pokémon: a `next` off the configured origin or in a loop, too many pages,
+ * an entry that is not an id, a 404. Nothing is enqueued when it is thrown (exit 2).
  */
 export class BadListError extends PokeApiError {
   override readonly name = 'BadListError';
   readonly reason = 'bad_list';
   readonly retryable = false;
+}
+
+/**
+ * The list endpoint could not be read at all (for `all`, or to look up a name): the API did not
+ * answer, timed out, or kept failing. `cause` is the fetch's own error. Nothing is enqueued when
+ * it is thrown (exit 1: trying again later may work).
+ */
+export class PokeApiUnavailableError extends PokeApiError {
+  override readonly name = 'PokeApiUnavailableError';
+  readonly reason = 'unavailable';
+  readonly retryable = true;
 }
 
 /** The API asked us to slow down (HTTP 429). Handled by pausing the whole queue; uses no attempt. */

@@ -1,4 +1,4 @@
-import { idProblem, MAX_ID } from '../ids/parse-spec';
+import { idProblem, isPokemonName, MAX_ID } from '../ids/parse-spec';
 import { BadListError } from './errors';
 import { sample } from './fetch-policy';
 
@@ -13,15 +13,29 @@ import { sample } from './fetch-policy';
  * - every entry must name an id that a typed spec could name (`idProblem`), at most
  *   {@link MAX_ID} entries in all.
  * Any violation throws {@link BadListError}, naming what the API sent.
+ *
+ * Each entry's `name` is kept too (names in specs are looked up in this list), when it looks like
+ * a name a spec could give (`isPokemonName`: so a name printed among suggestions is never
+ * terminal junk) and for at most {@link LIST_MAX_NAMES} entries. A name the list gives twice
+ * stays with the lower id, as in the store. An entry without a usable name still counts for `all`.
  */
 
 /** Pages followed at most: at the 1000 ids a page that `all` asks for, enough for every id up to MAX_ID. */
 export const LIST_MAX_PAGES = 1000;
+/** Names kept at most: 1351 today; this bounds the memory (and the Redis cache) a hostile list can cost. */
+export const LIST_MAX_NAMES = 100_000;
+
+/** What the list endpoint names: every id, ascending, and the name → id of those with a name. */
+export interface PokemonList {
+  ids: number[];
+  names: Map<string, number>;
+}
 
 export class IdListReader {
   private readonly base: URL;
   private readonly seen = new Set<string>();
   private readonly ids = new Set<number>();
+  private readonly names = new Map<string, number>();
   private entries = 0;
 
   constructor(baseUrl: string) {
@@ -47,16 +61,22 @@ export class IdListReader {
       const problem = idProblem(segment);
       if (problem) throw this.bad(`entry ${i} of ${where} names id "${sample(segment)}": ${problem}`, url);
       if (++this.entries > MAX_ID) throw new BadListError(`the list endpoint names more than ${MAX_ID} ids`);
-      this.ids.add(Number(segment));
+      const id = Number(segment);
+      this.ids.add(id);
+      const name = (entry as { name?: unknown }).name;
+      if (typeof name === 'string' && isPokemonName(name) && this.names.size < LIST_MAX_NAMES) {
+        const held = this.names.get(name);
+        if (held === undefined || id < held) this.names.set(name, id);
+      }
     }
     if (next === null || next === undefined) return null;
     if (typeof next !== 'string') throw this.bad(`${where} has a "next" that is not a URL`, next);
     return this.follow(next, pageUrl);
   }
 
-  /** The ids read so far, in ascending order. */
-  all(): number[] {
-    return [...this.ids].sort((a, b) => a - b);
+  /** What was read so far: the ids in ascending order, and the names. */
+  list(): PokemonList {
+    return { ids: [...this.ids].sort((a, b) => a - b), names: this.names };
   }
 
   private follow(next: string, from: string): string {

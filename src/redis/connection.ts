@@ -4,25 +4,14 @@ import type { Logger } from 'pino';
 import { ExitCode } from '../config/errors';
 import type { Config } from '../config/variables';
 import { redactRedisUrl } from '../config/redact';
+import { RedisUnavailableError } from './errors';
 import { probeRedis, refusalFromError, worthProbing, type RedisRefusal, type RedisTarget } from './refusal';
 
 /** A Redis connection pokequeue talks through: a single server or a cluster. */
 export type RedisClient = Redis | Cluster;
 
-/**
- * Redis could not be reached in time, or it answered and refused us. Its message is safe to print
- * (no password) and says what Redis said; `exitCode` is 2 when the configuration itself is wrong
- * for that server (a database it does not have), 1 otherwise.
- */
-export class RedisUnavailableError extends Error {
-  override readonly name = 'RedisUnavailableError';
-  constructor(
-    message: string,
-    readonly exitCode: number = ExitCode.failure,
-  ) {
-    super(message);
-  }
-}
+// Declared apart from the connection code (see errors.ts); importers keep finding it here.
+export { RedisUnavailableError };
 
 export interface RedisConnectionOptions {
   /**

@@ -20,6 +20,7 @@
  * | `<p>:stats:s:<5 s slot start ms>`    | hash   | five seconds of counts, total and per batch                 | worker (flush)        |
  * | `<p>:workers`                        | hash   | worker id → heartbeat JSON                                  | worker                |
  * | `<p>:batch-finished` (channel)       | pubsub | a batch id, published when its last job is counted          | worker, producer (Lua) |
+ * | `<p>:name-catalog`                   | hash   | every name the API's list gives → id, and {@link CATALOG_FIELD} | producer (names, `all`) |
  */
 import type { PokemonRecord } from '../types';
 
@@ -46,6 +47,7 @@ export function keysFor(prefix: string) {
     minuteSlot: (slotStartMs: number) => `${prefix}:stats:m:${slotStartMs}`,
     shortSlot: (slotStartMs: number) => `${prefix}:stats:s:${slotStartMs}`,
     workers: `${prefix}:workers`,
+    nameCatalog: `${prefix}:name-catalog`,
     /** BullMQ's key for a job is this plus the job id (`<prefix>:pokemon:pokemon-25`). */
     jobKeyPrefix: `${prefix}:${QUEUE_NAME}:`,
   };
@@ -168,6 +170,23 @@ export const slotStart = (t: number, slotMs: number) => Math.floor(t / slotMs) *
 
 export const encodeRecord = (record: PokemonRecord): string => JSON.stringify(record);
 export const decodeRecord = (json: string): PokemonRecord => JSON.parse(json) as PokemonRecord;
+
+// ---------------------------------------------------------------------------------------------
+// The name catalog: the API's list of names, cached
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The catalog hash's fields besides the names (name → id as a decimal string). They start with
+ * a colon, which no name does (isPokemonName), so they cannot collide with one.
+ */
+export const CATALOG_FIELD = {
+  /** The POKEAPI_URL the list was read from: a catalog of another API is not used. */
+  source: ':source',
+  /** When the list was read, ms since the epoch. */
+  fetchedAt: ':fetchedAt',
+} as const;
+
+export const isCatalogMetaField = (field: string): boolean => field.startsWith(':');
 
 // ---------------------------------------------------------------------------------------------
 // What the Lua scripts see

@@ -3,8 +3,13 @@ import type { PokemonRecord } from '../types';
 import type { RedisClient } from '../redis/connection';
 import { decodeRecord, encodeRecord, keysFor, type Keys } from '../redis/schema';
 import { defineScript } from '../redis/scripts';
+import { MAX_ID } from '../ids/parse-spec';
 
 type WithClaim = { pokequeueClaimNames(names: string, records: string, ...pairs: string[]): unknown };
+type WithScan = { pokequeueScanRecordIds(records: string, cursor: string, count: number): Promise<string[]> };
+
+/** Fields per scan-record-ids call: one round trip per this many records, each call O(this) in Redis. */
+const SCAN_COUNT = 2000;
 
 /**
  * Where records live: Redis hashes under QUEUE_PREFIX. Writing is idempotent: the same id always
@@ -22,6 +27,7 @@ export class RecordStore {
     // 13-18 µs of Redis time per group commit of 3 records, against 4 µs for the plain HSET of
     // names it replaces; it is one call per group, whatever its size.
     defineScript(redis, 'pokequeueClaimNames', 'claim-names', 2);
+    defineScript(redis, 'pokequeueScanRecordIds', 'scan-record-ids', 1);
   }
 
   async put(record: PokemonRecord, rawGzipped?: Buffer): Promise<void> {
@@ -107,12 +113,50 @@ export class RecordStore {
     return { total: ids.length, records };
   }
 
-  /** Every record in id order, a chunk at a time, so export never holds the whole store in memory twice. */
+  /**
+   * Every record in id order, `chunkSize` at a time (one HMGET each), in fixed memory whatever the
+   * store holds: `export` and the library's `records()`.
+   *
+   * Order needs every id before the first record, and HKEYS would answer them in one reply (a
+   * million ids: tens of MB of strings, and Redis busy for the whole of it). Instead the ids are
+   * scanned a few thousand at a time (scan-record-ids.lua: HSCAN in Redis, ids only on the wire)
+   * into a bitmap of every id a record can have (1 to MAX_ID: 125 KB, the same for 10 records
+   * as for a million), which is then read in order. Records stored during the scan may or may
+   * not be included; every record present throughout is, once.
+   * Measured (200,000 records of ~650 B, loopback): with the heap capped at 16 MB
+   * (`--max-old-space-size=16`) this streams them all, where HKEYS first ran out of memory. The
+   * price is time before the first record: 0.8-1.3 s of scanning (Redis reads each value it
+   * skips), against 0.25-0.4 s for HKEYS; 1.8-2.6 s in all against 1.1-1.6 s. 1351 records: one
+   * call either way.
+   */
   async *iterate(chunkSize = 500): AsyncGenerator<PokemonRecord> {
-    const ids = await this.ids();
-    for (let i = 0; i < ids.length; i += chunkSize) {
-      for (const r of await this.getMany(ids.slice(i, i + chunkSize))) yield r;
+    const present = new Uint8Array((MAX_ID >> 3) + 1);
+    const scan = this.redis as unknown as WithScan;
+    let cursor = '0';
+    do {
+      const [next, ...fields] = await scan.pokequeueScanRecordIds(this.keys.records, cursor, SCAN_COUNT);
+      for (const field of fields) {
+        // Only pokequeue's own fields (ids a job can have); anything else someone put there is not a record.
+        if (!/^[1-9]\d{0,6}$/.test(field)) continue;
+        const id = Number(field);
+        if (id <= MAX_ID) present[id >> 3] |= 1 << (id & 7);
+      }
+      cursor = next!;
+    } while (cursor !== '0');
+    let chunk: number[] = [];
+    for (let byte = 0; byte < present.length; byte++) {
+      const bits = present[byte];
+      if (bits === 0) continue;
+      for (let bit = 0; bit < 8; bit++) {
+        if ((bits & (1 << bit)) === 0) continue;
+        chunk.push(byte * 8 + bit);
+        if (chunk.length === chunkSize) {
+          yield* await this.getMany(chunk);
+          chunk = [];
+        }
+      }
     }
+    if (chunk.length) yield* await this.getMany(chunk);
   }
 
   private async getMany(ids: number[]): Promise<PokemonRecord[]> {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../../config/errors';
 import { printable, terminalSafeJson } from '../../printable';
 import type { PokemonRecord } from '../../types';
-import { openContext } from '../context';
+import { PokeQueue } from '../../api/pokequeue';
 import { runCommand, UserFacingError } from '../run-command';
 
 const CSV_COLUMNS = ['id', 'name', 'species', 'isDefault', 'types', 'abilities', 'height', 'weight', 'baseExperience', 'order', 'hp', 'attack', 'defense', 'special-attack', 'special-defense', 'speed', 'moveCount', 'sprite', 'fetchedAt', 'sourceUrl'];
@@ -24,7 +24,7 @@ export function registerExport(program: Command): void {
         // Opened before connecting: a path that cannot be written (a directory, a missing folder)
         // is a clear error, not a stack trace halfway through the export.
         const file = opts.out ? await openOut(opts.out) : undefined;
-        const ctx = await openContext(config, log, { startup: 'fail-fast' }).catch(async (err: unknown) => {
+        const pq = await PokeQueue.open(config, log).catch(async (err: unknown) => {
           file?.destroy();
           throw err;
         });
@@ -34,12 +34,12 @@ export function registerExport(program: Command): void {
         let n = 0;
         try {
           if (opts.format === 'csv') await write(out, `${CSV_COLUMNS.join(',')}\n`);
-          for await (const r of ctx.store.iterate()) {
+          for await (const r of pq.records()) {
             await write(out, opts.format === 'csv' ? `${csvRow(r)}\n` : `${terminalSafeJson(r)}\n`);
             n++;
           }
         } finally {
-          await ctx.close();
+          await pq.close();
           if (out !== process.stdout) await new Promise<void>((r) => (out as NodeJS.WritableStream).end(() => r()));
         }
         if (opts.out) process.stderr.write(`exported ${n} records to ${opts.out}\n`);

@@ -2,32 +2,31 @@ import type { Command } from 'commander';
 import { ExitCode } from '../../config/errors';
 import { printable, terminalSafeJson } from '../../printable';
 import type { PokemonRecord } from '../../types';
-import { openContext } from '../context';
-import { runCommand, UserFacingError } from '../run-command';
+import { PokeQueue } from '../../api/pokequeue';
+import { parseRecordKey } from '../../ids/parse-spec';
+import { runCommand } from '../run-command';
 
 export function registerGet(program: Command): void {
   program
     .command('get')
-    .description('print one stored record, by id or name')
+    .description('print one stored record, by id or name (a name no Pokémon has is exit 2, with the nearest names)')
     .argument('<idOrName>', 'e.g. 25 or pikachu')
     .option('--json', 'print the record as JSON')
     .action((idOrName: string, opts: { json?: boolean }) =>
       runCommand({}, async (config, log) => {
-        const key = idOrName.trim().toLowerCase();
-        if (!/^[1-9]\d{0,6}$/.test(key) && !/^[a-z0-9][a-z0-9.'-]{0,79}$/.test(key)) {
-          throw new UserFacingError(`"${idOrName}" is neither an id (a positive whole number) nor a Pokémon name`, ExitCode.usage);
-        }
-        const ctx = await openContext(config, log, { startup: 'fail-fast' });
+        // Checked before connecting: junk fails fast and touches nothing.
+        const key = parseRecordKey(idOrName);
+        const pq = await PokeQueue.open(config, log);
         try {
-          const record = await ctx.store.lookup(key);
+          const record = await pq.get(idOrName);
           if (!record) {
-            process.stderr.write(`not stored: ${idOrName} (enqueue it with: pokequeue enqueue ${/^\d+$/.test(key) ? key : '<id>'} --wait)\n`);
+            process.stderr.write(`not stored: ${'id' in key ? key.id : key.name} (enqueue it with: pokequeue enqueue ${'id' in key ? key.id : key.catalogName ? key.name : '<id>'} --wait)\n`);
             return ExitCode.failure;
           }
           process.stdout.write(`${opts.json ? terminalSafeJson(record) : describeRecord(record)}\n`);
           return ExitCode.ok;
         } finally {
-          await ctx.close();
+          await pq.close();
         }
       }),
     );

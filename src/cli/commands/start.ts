@@ -4,15 +4,15 @@ import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
 import { parseDashboardConfig } from '../../config/dashboard-variables';
 import { parseSpecs } from '../../ids/parse-spec';
-import { enqueueBatch } from '../../queue/producer';
 import { startPokemonWorker } from '../../queue/pokemon-worker';
 import { FleetStatsRecorder } from '../../stats/recorder';
 import { workerIdFor } from '../../queue/worker-heartbeat';
 import { createRedis } from '../../redis/connection';
 import { isPortOpen, startRedisServer, type LocalRedisServer } from '../../redis/local-server';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
-import { createPokeApiClient, openContext } from '../context';
-import { describeEnqueue, waitAndSummarize } from './enqueue';
+import { PokeQueue } from '../../api/pokequeue';
+import { createPokeApiClient } from '../context';
+import { describeEnqueue, showProgressAndSummary } from './enqueue';
 import { flag, runCommand, UserFacingError } from '../run-command';
 
 interface StartOptions {
@@ -74,8 +74,10 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     const localRedis = await ensureRedis(config, log);
     if (localRedis) cleanups.push(() => localRedis.stop());
 
-    const ctx = await openContext(config, log, { startup: 'fail-fast' });
-    cleanups.push(() => ctx.close());
+    // The batch goes through PokeQueue like `enqueue`'s; the worker and dashboard run on its connections.
+    const pq = await PokeQueue.open(config, log);
+    cleanups.push(() => pq.close());
+    const ctx = pq.context;
     const client = createPokeApiClient(config, { connections: config.workerConcurrency, parseThreads: config.parseThreads });
     cleanups.push(() => client.close());
     // The local server started above keeps an append-only file; a shared dev Redis may not.
@@ -113,9 +115,9 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
       connection.disconnect();
     });
 
-    const result = await enqueueBatch(ctx, { ids: parsed.ids, refresh: !!opts.refresh, spec: opts.ids });
-    process.stdout.write(`${describeEnqueue(result)}\n`);
-    const code = await waitAndSummarize(ctx, result.batchId);
+    const batch = await pq.enqueue([opts.ids], { refresh: !!opts.refresh });
+    process.stdout.write(`${describeEnqueue(batch)}\n`);
+    const code = await showProgressAndSummary(batch);
     if (opts.exitWhenDone) return code;
 
     // The demo's prefix is its own, so commands from another terminal must name it.

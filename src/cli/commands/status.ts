@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { readQueueStatus } from '../../queue/queue-status';
-import { openContext } from '../context';
+import { PokeQueue } from '../../api/pokequeue';
 import { runCommand } from '../run-command';
 
 export function registerStatus(program: Command): void {
@@ -10,9 +9,9 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print one JSON object: { workers, counts, stored, ... }')
     .action((opts: { json?: boolean }) =>
       runCommand({}, async (config, log) => {
-        const ctx = await openContext(config, log, { startup: 'fail-fast' });
+        const pq = await PokeQueue.open(config, log);
         try {
-          const s = await readQueueStatus({ ...ctx, prefix: config.queuePrefix });
+          const s = await pq.status();
           if (opts.json) {
             process.stdout.write(`${JSON.stringify(s)}\n`);
             return;
@@ -34,7 +33,7 @@ export function registerStatus(program: Command): void {
           ];
           process.stdout.write(`${out.join('\n')}\n`);
         } finally {
-          await ctx.close();
+          await pq.close();
         }
       }),
     );
