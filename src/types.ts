@@ -6,10 +6,17 @@
  * - **spec**: what a user types to name ids: `25`, `1-151`, `1-10,25,10001-10010`, `pikachu`, `all`.
  * - **name catalog**: the API's list of names and ids, kept in Redis, where names in specs are
  *   looked up (read again when it does not know a name).
- * - **batch**: one call of `pokequeue enqueue` (or `start`): a set of ids, an id of its own
- *   (`b-<time>-<random>`), and counters that workers bump as its jobs finish.
+ * - **batch**: one call of `pokequeue enqueue` (or `start`, or `PokeQueue.enqueue`): a set of
+ *   ids, an id of its own (`b-<time>-<random>`), and its state in Redis, owned by src/batch/:
+ *   counters bumped exactly once per job (a bit per id in its `done` bitmap), timing histograms.
+ *   It is **sealed** once every id is enqueued, and **finished** once sealed and every job it
+ *   waits for has ended (the one rule, src/redis/lua/includes/finish-if-done.lua).
  * - **job**: one BullMQ job per id, with the stable job id `pokemon-<id>`, so the same id is never
  *   queued twice at once. A job belongs to the batch that added it.
+ * - **adopted id**: an id a batch asked for whose job another batch had queued: not added again,
+ *   but waited for, and counted in (`adopted`) when that job ends.
+ * - **progress**: how far a batch is, from {@link progressOf} in src/batch/batch.ts: the one
+ *   computation `--wait`, `status`, `/stats`, `/api/stats`, `/metrics` and programs all show.
  * - **worker**: one BullMQ `Worker` in one process, running up to `concurrency` jobs at once.
  *   Several workers, in several processes on several machines, share one queue through Redis.
  * - **store**: where fetched Pokémon live: Redis, under the same prefix as the queue.
@@ -18,6 +25,11 @@
  * - **simulator**: pokequeue's own stand-in for the PokeAPI, for tests, demos and benchmarks.
  * - **timing**: for each finished job, its wait (enqueued → started), fetch (HTTP request →
  *   parsed body) and total (enqueued → finished) time in milliseconds.
+ * - **statistics**: timing histograms (src/stats/histogram.ts: percentiles within 5%), counts and
+ *   throughput, summed in each worker and **flushed** to Redis every second, when a batch ends
+ *   and at shutdown; a crash loses at most one flush interval of one worker's.
+ * - **schema**: every key, field and encoding pokequeue writes in Redis besides BullMQ's
+ *   (src/redis/schema.ts), shared by the TypeScript and the Lua scripts.
  */
 
 /** One stored Pokémon: the fields a user asks for, without the ~90% of the payload that is moves. */

@@ -1,8 +1,13 @@
 import { UnknownNameError } from '../config/errors';
-import type { PokemonList } from '../pokeapi/id-list';
 import type { RedisClient } from '../redis/connection';
 import { CATALOG_FIELD, isCatalogMetaField, keysFor } from '../redis/schema';
 import { nearestNames } from './nearest-names';
+
+/** What the list endpoint names: every id, ascending, and the name → id of those with a name. */
+export interface PokemonList {
+  ids: number[];
+  names: Map<string, number>;
+}
 
 /** Where the catalog's list comes from: the API's list endpoint (the hardened reader, pokeapi/id-list.ts). */
 export interface NameSource {

@@ -1,4 +1,7 @@
+import type { PokemonList } from '../ids/name-catalog';
 import { idProblem, isPokemonName, MAX_ID } from '../ids/parse-spec';
+
+export type { PokemonList };
 import { BadListError } from './errors';
 import { sample } from './fetch-policy';
 
@@ -25,11 +28,6 @@ export const LIST_MAX_PAGES = 1000;
 /** Names kept at most: 1351 today; this bounds the memory (and the Redis cache) a hostile list can cost. */
 export const LIST_MAX_NAMES = 100_000;
 
-/** What the list endpoint names: every id, ascending, and the name → id of those with a name. */
-export interface PokemonList {
-  ids: number[];
-  names: Map<string, number>;
-}
 
 export class IdListReader {
   private readonly base: URL;

@@ -74,9 +74,13 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     const base = { id, batchId, attemptsMade: job.attemptsMade, waitMs: (job.processedOn ?? Date.now()) - job.timestamp };
     inFlight++;
     try {
-      // A job can outlive the producer's check (a job re-run after its worker died, say): the
-      // store is the cache, so a stored id costs no request.
-      if (!refresh && (await store.has(id))) {
+      // The producer added this job because the id was not stored, and no other job for the id
+      // can exist meanwhile (one job id per Pokémon). Only a job run again can find its record
+      // stored: its worker died after storing it, before BullMQ heard the job completed. So only
+      // a re-run asks the store first: a stored id costs it no request, and a first run costs
+      // Redis no extra round trip.
+      const rerun = job.attemptsStarted > 1 || job.attemptsMade > 0;
+      if (!refresh && rerun && (await store.has(id))) {
         await finish({ job: { ...base, outcome: 'completed', cached: true, totalMs: Date.now() - job.timestamp } });
         return { cached: true };
       }
