@@ -4,14 +4,10 @@ import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
 import { parseDashboardConfig } from '../../config/dashboard-variables';
 import { parseSpecs } from '../../ids/parse-spec';
-import { startPokemonWorker } from '../../queue/pokemon-worker';
-import { FleetStatsRecorder } from '../../stats/recorder';
-import { workerIdFor } from '../../queue/worker-heartbeat';
-import { createRedis } from '../../redis/connection';
 import { isPortOpen, startRedisServer, type LocalRedisServer } from '../../redis/local-server';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
 import { PokeQueue } from '../../api/pokequeue';
-import { createPokeApiClient } from '../context';
+import { composeWorker, createPokeApiClient } from '../context';
 import { describeEnqueue, showProgressAndSummary } from './enqueue';
 import { flag, runCommand, UserFacingError } from '../run-command';
 
@@ -78,12 +74,11 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     const pq = await PokeQueue.open(config, log);
     cleanups.push(() => pq.close());
     const ctx = pq.context;
-    const client = createPokeApiClient(config, { connections: config.workerConcurrency, parseThreads: config.parseThreads });
-    cleanups.push(() => client.close());
     // The local server started above keeps an append-only file; a shared dev Redis may not.
     await warnAboutRedisSettings(ctx.redis, log);
     if (mode === 'start') {
-      const probe = await client.probe();
+      const client = createPokeApiClient(config, { connections: 1 });
+      const probe = await client.probe().finally(() => client.close());
       if (!probe.ok) {
         throw new UserFacingError(
           `cannot reach the PokeAPI at ${config.pokeapiUrl} (${probe.problem}). ` +
@@ -101,19 +96,8 @@ async function runMainJob(mode: 'start' | 'demo', baseConfig: Config, log: Logge
     });
     cleanups.push(() => dashboard.close());
     process.stdout.write(`${describeDashboard(dashboard.url)}\n`);
-    const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
-    const worker = startPokemonWorker({
-      ...ctx,
-      connection,
-      client,
-      stats: new FleetStatsRecorder(ctx.redis, config.queuePrefix, log),
-      workerId: workerIdFor(),
-      concurrency: config.workerConcurrency,
-    });
-    cleanups.push(async () => {
-      await worker.close(5000);
-      connection.disconnect();
-    });
+    const worker = composeWorker(ctx, config, log);
+    cleanups.push(() => worker.close(5000));
 
     const batch = await pq.enqueue([opts.ids], { refresh: !!opts.refresh });
     process.stdout.write(`${describeEnqueue(batch)}\n`);

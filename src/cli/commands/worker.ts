@@ -3,12 +3,10 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
-import { startPokemonWorker } from '../../queue/pokemon-worker';
-import { FleetStatsRecorder } from '../../stats/recorder';
 import { workerIdFor } from '../../queue/worker-heartbeat';
-import { createRedis, describeRedis } from '../../redis/connection';
+import { describeRedis } from '../../redis/connection';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
-import { createPokeApiClient, openContext } from '../context';
+import { composeWorker, openContext } from '../context';
 import { flag, runCommand, UserFacingError } from '../run-command';
 import { WORKER_READY_MESSAGE } from '../worker-ready';
 
@@ -72,16 +70,8 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
   log.info(`worker starting: ${describeRedis(config)}, API ${config.pokeapiUrl}, concurrency ${config.workerConcurrency}`);
   const ctx = await openContext(config, log, { startup: 'wait' });
   await warnAboutRedisSettings(ctx.redis, log);
-  const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
-  const client = createPokeApiClient(config, { connections: config.workerConcurrency, parseThreads: config.parseThreads });
-  const running = startPokemonWorker({
-    ...ctx,
-    connection,
-    client,
-    stats: new FleetStatsRecorder(ctx.redis, config.queuePrefix, log),
-    workerId: workerIdFor(),
-    concurrency: config.workerConcurrency,
-  });
+  const worker = composeWorker(ctx, config, log);
+  const { running } = worker;
   // Handlers go in before "worker ready" is announced: whoever reads that line may signal at
   // once, and until a handler exists a SIGTERM kills the process outright (seen on a loaded CI box).
   return new Promise<number>((resolve) => {
@@ -93,9 +83,7 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
       }
       stopping = true;
       log.info(`${signal}: finishing jobs in flight (up to ${config.shutdownTimeoutMs} ms; ${signal} again to force)`);
-      void running.close().then(async ({ forced }) => {
-        connection.disconnect();
-        await client.close().catch(() => undefined);
+      void worker.close().then(async ({ forced }) => {
         await ctx.close();
         log.info(forced ? 'shutdown deadline passed: stopped with jobs in flight (they will be retried)' : 'worker stopped cleanly');
         resolve(ExitCode.ok);
