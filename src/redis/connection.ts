@@ -24,12 +24,32 @@ export interface RedisConnectionOptions {
   readonly log: Logger;
 }
 
-/** Where Redis is, for messages: the URL with its password hidden, or the cluster's nodes. */
+/** Where Redis is, for messages: the URL with its password hidden, the cluster's nodes, or the sentinels. */
 export function describeRedis(config: Config): string {
+  if (config.redisSentinels) return `Redis primary "${config.redisSentinelName}" via sentinels ${config.redisSentinels.join(',')}`;
   return config.redisClusterNodes
     ? `Redis Cluster ${config.redisClusterNodes.join(',')}`
     : `Redis at ${redactRedisUrl(config.redisUrl)}`;
 }
+
+/**
+ * TCP keepalive idle time. Node's libuv then probes every second, 10 times, so an idle
+ * connection to a peer that vanished (a partition, a host that lost power) errors out within
+ * ~15 s instead of ioredis's default 30 + 10 s. Idle connections carry nothing, so the probes
+ * cost nothing worth counting.
+ */
+export const TCP_KEEPALIVE_MS = 5_000;
+
+/**
+ * No byte from Redis for this long while a command waits: the link is taken as dead, the socket
+ * dropped and a new one made (ioredis `socketTimeout`; commands are resent on the new one). A
+ * link whose packets are silently dropped never errors by itself: TCP retransmits with backoff
+ * for ~15 minutes, and after the link heals the next retransmission can be a minute away, so
+ * without this a worker came back up to 48 s after a 70 s partition healed (test/network-
+ * partition.test.ts). Above BullMQ's longest blocking wait (BZPOPMIN of at most 10 s, plus its own
+ * 1 s watchdog), which would otherwise count as silence; far above any command of ours (ms).
+ */
+export const REDIS_SOCKET_TIMEOUT_MS = 15_000;
 
 export function createRedis(config: Config, opts: RedisConnectionOptions): RedisClient {
   const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
@@ -51,9 +71,13 @@ export function createRedis(config: Config, opts: RedisConnectionOptions): Redis
     maxRetriesPerRequest: opts.forWorker ? null : 2,
     enableReadyCheck: true,
     retryStrategy,
+    keepAlive: TCP_KEEPALIVE_MS,
+    socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
   };
   let client: RedisClient;
-  if (config.redisClusterNodes) {
+  if (config.redisSentinels) {
+    client = new Redis(sentinelOptions(config, common));
+  } else if (config.redisClusterNodes) {
     const u = new URL(config.redisUrl);
     client = new Cluster(
       config.redisClusterNodes.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })),
@@ -79,6 +103,30 @@ export function createRedis(config: Config, opts: RedisConnectionOptions): Redis
   // the retry strategy above already says what is happening, once every few seconds.
   client.on('error', (err: Error) => opts.log.debug({ err: err.message }, 'redis connection error'));
   return client;
+}
+
+/**
+ * Through Redis Sentinel: ask the sentinels where the primary is, and ask again whenever the
+ * connection drops, so a failover is followed without a restart. REDIS_URL still supplies the
+ * primary's password, TLS and database number.
+ */
+function sentinelOptions(config: Config, common: RedisOptions): RedisOptions {
+  const u = new URL(config.redisUrl);
+  return {
+    ...common,
+    sentinels: config.redisSentinels!.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })),
+    name: config.redisSentinelName,
+    role: 'master',
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: Number(u.pathname.slice(1) || 0),
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+    // Hear a failover the moment the sentinels announce it (+switch-master) instead of on the
+    // next error; the old primary may be alive, as a replica, and would answer every write
+    // with READONLY: such a reply means "reconnect, ask the sentinels again, resend".
+    failoverDetector: true,
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
 }
 
 /** Resolves once the client is ready; rejects with a clear, password-free message otherwise. */

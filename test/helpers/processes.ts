@@ -10,10 +10,21 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `pokequeue ...args` to completion (bounded by timeoutMs) with a clean, explicit environment. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+/**
+ * Runs `pokequeue ...args` to completion (bounded by timeoutMs) with a clean, explicit environment.
+ * `launcher` runs it through another command, e.g. `ip netns exec <ns>` (test/helpers/netns.ts).
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  launcher: readonly string[] = [],
+  onSpawn?: (pid: number | undefined) => void,
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...argv] = [...launcher, process.execPath, CLI, ...args];
+    const child = spawn(cmd!, argv, { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -48,9 +59,15 @@ export function startWorker(env: Record<string, string>, args: string[] = [], re
   return startReadyProcess([CLI, 'worker', ...args], env, readyTimeoutMs);
 }
 
-/** Starts `node <argv>` and resolves once its output says "worker ready". */
-export async function startReadyProcess(argv: string[], env: Record<string, string>, readyTimeoutMs = 20_000): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, argv, { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `node <argv>` (through `launcher`, if given) and resolves once its output says "worker ready". */
+export async function startReadyProcess(
+  argv: string[],
+  env: Record<string, string>,
+  readyTimeoutMs = 20_000,
+  launcher: readonly string[] = [],
+): Promise<WorkerProcess> {
+  const [cmd, ...rest] = [...launcher, process.execPath, ...argv];
+  const child = spawn(cmd!, rest, { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   await new Promise<void>((resolvePromise, reject) => {
