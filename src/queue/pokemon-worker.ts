@@ -10,6 +10,7 @@ import type { RecordStore } from '../store/record-store';
 import type { PokemonJobData } from '../types';
 import type { PokemonQueue } from './pokemon-queue';
 import { GroupCommit } from './group-commit';
+import { JobLoopWatchdog, type JobLoopWatchdogOptions } from './job-loop-watchdog';
 import { WorkerHeartbeatPublisher } from './worker-heartbeat';
 
 export interface PokemonWorkerDeps {
@@ -26,6 +27,8 @@ export interface PokemonWorkerDeps {
   log: Logger;
   workerId: string;
   concurrency: number;
+  /** When set, the job loop is watched and the heartbeat vouches for it ({@link JobLoopWatchdog}). */
+  jobLoop?: Pick<JobLoopWatchdogOptions, 'stuckAfterMs' | 'onStuck'>;
 }
 
 /** What a job returns: a few numbers, never the payload (BullMQ would keep it in Redis). */
@@ -138,6 +141,16 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
 
+  const watchdog =
+    deps.jobLoop &&
+    new JobLoopWatchdog({
+      stuckAfterMs: deps.jobLoop.stuckAfterMs,
+      allSlotsBusy: () => inFlight >= deps.concurrency,
+      // Off the list of live workers first, then whatever the caller does (the CLI exits).
+      onStuck: (report) => void heartbeat.withdraw().finally(() => deps.jobLoop!.onStuck(report)),
+    });
+  watchdog?.watch(worker);
+
   const heartbeat = new WorkerHeartbeatPublisher(deps.connection, config.queuePrefix, () => ({
     id: workerId,
     host: workerId.split(':')[0]!,
@@ -148,8 +161,9 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     completed,
     failed,
     inFlight,
-  }));
+  }), watchdog);
   heartbeat.start();
+  watchdog?.start();
 
   return {
     worker,
@@ -162,6 +176,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       const forced = await Promise.race([graceful, deadline]);
       clearTimeout(timer);
       if (forced) await worker.close(true);
+      watchdog?.stop();
       await heartbeat.stop();
       return { forced };
     },

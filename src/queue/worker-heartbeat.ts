@@ -25,29 +25,80 @@ export function workerIdFor(pid = process.pid, host = hostname(), n = 0): string
 }
 
 /**
+ * What a heartbeat vouches for beyond "the process runs": the job loop's health
+ * ({@link JobLoopWatchdog}), which in turn learns from each beat whether Redis answers.
+ */
+export interface HeartbeatLiveness {
+  readonly healthy: boolean;
+  redisAnswered(): void;
+  redisFailed(): void;
+}
+
+/**
  * Publishes one worker's heartbeat in a hash every process can read, so `status`, `/stats` and
- * `/metrics` see every worker on every machine, with host and pid.
+ * `/metrics` see every worker on every machine, with host and pid. With a `liveness`, a worker
+ * whose job loop is stuck stops publishing and removes its entry: it must not look live.
  */
 export class WorkerHeartbeatPublisher {
   private timer?: NodeJS.Timeout;
   private readonly key: string;
+  /** When the beat still waiting for Redis was sent; beats do not pile up behind a dead link. */
+  private pendingSince: number | null = null;
+  private withdrawn = false;
 
   constructor(
     private readonly redis: RedisClient,
     prefix: string,
     private readonly snapshot: () => WorkerHeartbeat,
+    private readonly liveness?: HeartbeatLiveness,
   ) {
     this.key = keysFor(prefix).workers;
   }
 
   start(): void {
-    const beat = () =>
-      this.redis.hset(this.key, this.snapshot().id, JSON.stringify({ ...this.snapshot(), lastSeen: Date.now() })).catch(() => {
-        // Redis is away; the connection's own retry logs say so. The next beat tries again.
-      });
-    void beat();
+    const beat = () => {
+      if (this.liveness && !this.liveness.healthy) {
+        void this.withdraw();
+        return;
+      }
+      if (this.pendingSince !== null) {
+        // The last beat has had no answer for a whole interval: Redis is not answering us.
+        if (Date.now() - this.pendingSince >= HEARTBEAT_INTERVAL_MS) this.liveness?.redisFailed();
+        return;
+      }
+      this.pendingSince = Date.now();
+      const hb = this.snapshot();
+      this.redis.hset(this.key, hb.id, JSON.stringify({ ...hb, lastSeen: Date.now() })).then(
+        () => {
+          // A reply that took longer than an interval is no evidence that Redis answers now.
+          if (Date.now() - this.pendingSince! < HEARTBEAT_INTERVAL_MS) this.liveness?.redisAnswered();
+          else this.liveness?.redisFailed();
+          this.pendingSince = null;
+        },
+        () => {
+          // Redis is away; the connection's own retry logs say so. The next beat tries again.
+          this.liveness?.redisFailed();
+          this.pendingSince = null;
+        },
+      );
+    };
+    beat();
     this.timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /**
+   * Stops publishing and removes the entry now rather than after HEARTBEAT_STALE_MS (if Redis
+   * takes the delete within a second): for a worker that must no longer look live.
+   */
+  async withdraw(): Promise<void> {
+    if (this.withdrawn) return;
+    this.withdrawn = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.race([
+      this.redis.hdel(this.key, this.snapshot().id).catch(() => undefined),
+      new Promise((r) => setTimeout(r, 1000).unref()),
+    ]);
   }
 
   async stop(): Promise<void> {

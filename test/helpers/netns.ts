@@ -22,9 +22,9 @@
  *
  * Needs root, `ip` (iproute2) and `nft` (nftables); {@link netnsSupport} says why not otherwise.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startRedisServer, type LocalRedisOptions, type LocalRedisServer } from '../../src/redis/local-server';
+import { freePort, isPortOpen, startRedisServer, type LocalRedisOptions, type LocalRedisServer } from '../../src/redis/local-server';
 import { CLI, runCli, startReadyProcess, type CliResult, type WorkerProcess } from './processes';
 
 /** Every name this harness creates starts with this, so leftovers are recognizable. */
@@ -80,6 +80,10 @@ export interface LabHost {
   startWorker(env: Record<string, string>, args?: string[], readyTimeoutMs?: number): Promise<WorkerProcess>;
   /** `pokequeue ...args` inside this host, to completion. */
   runCli(args: string[], env: Record<string, string>, timeoutMs?: number): Promise<CliResult>;
+  /** This host's established TCP connections to `port` on any peer, as local `address:port`. */
+  tcpConnectionsTo(port: number): string[];
+  /** A redis-server running inside this host, listening on its address; stopped when the lab closes. */
+  startRedis(extraArgs?: string[]): Promise<LabRedis>;
 }
 
 export interface NetworkLab {
@@ -199,6 +203,40 @@ export function createNetworkLab(): NetworkLab {
         },
         runCli(args, env, timeoutMs = 60_000) {
           return runCli(args, env, timeoutMs, launcher, (pid) => lab.track(pid));
+        },
+        tcpConnectionsTo(port) {
+          const out = run('ip', ['netns', 'exec', ns, 'ss', '-Htn', 'state', 'established', `( dport = :${port} )`]);
+          return out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)[2]!);
+        },
+        async startRedis(extraArgs = []) {
+          const port = await freePort();
+          const args = ['--port', String(port), '--bind', address, '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', ...extraArgs];
+          const child = spawn(launcher[0]!, [...launcher.slice(1), 'redis-server', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+          lab.track(child.pid);
+          let stderr = '';
+          child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+          const exited = new Promise<void>((r) => child.once('exit', () => r()));
+          const deadline = Date.now() + 10_000;
+          while (!(await isPortOpen(port, address))) {
+            if (child.exitCode !== null || Date.now() > deadline) {
+              child.kill('SIGKILL');
+              throw new Error(`redis-server in ${ns} did not start on ${address}:${port}: ${stderr}`);
+            }
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          const url = `redis://${address}:${port}`;
+          return {
+            port,
+            url,
+            labUrl: url,
+            process: child,
+            async stop() {
+              if (child.exitCode === null && child.signalCode === null) {
+                child.kill('SIGTERM');
+                await exited;
+              }
+            },
+          };
         },
       };
       hosts.push(host);

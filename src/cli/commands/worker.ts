@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
+import type { StuckReport } from '../../queue/job-loop-watchdog';
 import { startPokemonWorker } from '../../queue/pokemon-worker';
 import { workerIdFor } from '../../queue/worker-heartbeat';
 import { createRedis, describeRedis } from '../../redis/connection';
@@ -30,6 +31,21 @@ export function registerWorker(program: Command): void {
         return runSupervisedWorkers(config, log, processes, opts.concurrency === undefined ? [] : ['--concurrency', opts.concurrency]);
       }),
     );
+}
+
+/**
+ * The job loop stopped turning while Redis answers (see JobLoopWatchdog): nothing in this process
+ * can be trusted to unstick it, so it exits 1 and its supervisor starts a fresh one. Its jobs in
+ * flight go to other workers when their locks expire, as after a crash.
+ */
+function exitStuck(report: StuckReport, log: Logger): void {
+  log.error(
+    report,
+    `job loop stuck: no job taken and no answer to a fetch for ${Math.round(report.sinceLastTurnMs / 1000)} s while Redis answered ` +
+      'this worker\'s heartbeats; no longer reporting as live, exiting 1 so a supervisor restarts it',
+  );
+  // A stuck loop may never let close() finish: flush the log line, then go.
+  setTimeout(() => process.exit(ExitCode.failure), 200);
 }
 
 /** `--processes` as given: `true` (no value) and `auto` mean one per core. */
@@ -77,6 +93,7 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
     connection,
     workerId: workerIdFor(),
     concurrency: config.workerConcurrency,
+    jobLoop: { stuckAfterMs: config.workerStuckMs, onStuck: (report) => exitStuck(report, log) },
   });
   // Handlers go in before "worker ready" is announced: whoever reads that line may signal at
   // once, and until a handler exists a SIGTERM kills the process outright (seen on a loaded CI box).
