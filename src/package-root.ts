@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -23,7 +24,9 @@ export function publicDir(): string {
 /** chart.js's self-contained UMD build, from our own dependencies: the page works offline. */
 export function chartJsFile(): string {
   // chart.js's `exports` map hides dist/ from require.resolve; its main entry sits next to the UMD build.
-  return join(dirname(require.resolve('chart.js')), 'chart.umd.js');
+  // createRequire: inside the esbuild bundle (the built CLI) `require.resolve` does not exist, and
+  // /static/chart.umd.js answered 500, leaving /stats without its charts.
+  return join(dirname(createRequire(__filename).resolve('chart.js')), 'chart.umd.js');
 }
 
 /** The parse thread's script: always tsc's output, which a thread can load (ts-jest's sources it cannot). */

@@ -161,6 +161,13 @@ async function resolveAdopted(
       continue;
     }
     const state = await queue.getJobState(jobIdFor(id));
+    // Gone since the store was read: it may have completed and been dropped by retention
+    // (KEEP_COMPLETED_JOBS) in between, so the store decides, not the missing job.
+    if (state === 'unknown' && (await redis.hexists(recordsKey, String(id)))) {
+      pending.delete(id);
+      tally.completed++;
+      continue;
+    }
     if (state === 'failed' || state === 'unknown') {
       pending.delete(id);
       tally.failed++;

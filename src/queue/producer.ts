@@ -34,6 +34,23 @@ export interface ProducerDeps {
   log: Logger;
 }
 
+/**
+ * Redis stopped answering part-way through adding a batch's jobs: `added` of them are in for
+ * sure (a chunk in flight when the link died may be in too). Enqueuing the same ids again adds
+ * the rest; the job ids keep anything from being queued or fetched twice.
+ */
+export class PartialEnqueueError extends Error {
+  override readonly name = 'PartialEnqueueError';
+  constructor(
+    readonly batchId: string,
+    readonly added: number,
+    readonly toAdd: number,
+    override readonly cause: Error,
+  ) {
+    super(`batch ${batchId}: ${added} of ${toAdd} jobs added before Redis stopped answering (${cause.message})`);
+  }
+}
+
 /** How many jobs one `addBulk` call carries: large enough to amortize round trips, small enough to keep Redis responsive. */
 export const ADD_BULK_CHUNK = 1000;
 /** How many `addBulk` calls are in flight at once; more than two bought nothing in the bench. */
@@ -101,6 +118,7 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
   for (let i = 0; i < toAdd.length; i += ADD_BULK_CHUNK) chunks.push(toAdd.slice(i, i + ADD_BULK_CHUNK));
   let next = 0;
   let failed = false;
+  let addedSoFar = 0;
   const addChunks = async () => {
     // After one chunk fails, the other lane stops too: the caller sees the error, not more work.
     while (next < chunks.length && !failed) {
@@ -113,6 +131,7 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
             opts: { ...opts, jobId: jobIdFor(id) },
           })),
         );
+        addedSoFar += chunk.length;
       } catch (err) {
         failed = true;
         throw err;
@@ -122,7 +141,9 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
   // Two chunks in flight: while Redis runs one chunk's scripts, this process builds and packs the
   // next, so neither side idles (bare addBulk: ~1.5x the rate of one chunk at a time, bench/RESULTS.md §4). One
   // connection carries both, so Redis still adds the chunks in id order.
-  await Promise.all(Array.from({ length: Math.min(ADD_BULK_IN_FLIGHT, chunks.length) }, addChunks));
+  await Promise.all(Array.from({ length: Math.min(ADD_BULK_IN_FLIGHT, chunks.length) }, addChunks)).catch((err: Error) => {
+    throw new PartialEnqueueError(batchId, addedSoFar, toAdd.length, err);
+  });
   // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
   // then kept its job (same job id) and ignored ours. Those are adopted, not added: otherwise this
   // batch would wait forever for jobs that report to the other batch.

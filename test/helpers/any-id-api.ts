@@ -19,28 +19,39 @@ export interface AnyIdApi {
   close(): Promise<void>;
 }
 
-/** A small payload of the real shape for any positive id: the simulator's, trimmed and renamed. */
-function smallPayload(id: number, apiBaseUrl: string): object {
-  const base = syntheticPokemon(((id - 1) % 1025) + 1, apiBaseUrl) as Record<string, unknown> & {
-    name: string;
-    moves: unknown[];
-    sprites: Record<string, unknown>;
-  };
+type Base = Record<string, unknown> & { name: string };
+
+/**
+ * The simulator's payload for one of the 1025 species, trimmed to ~2 KB. Built once per species
+ * (a full synthetic payload costs milliseconds): on a loaded machine building one per request
+ * made the API itself slow enough for requests to time out and be retried.
+ */
+function trimmedBase(speciesId: number, apiBaseUrl: string, cache: Map<number, Base>): Base {
+  let base = cache.get(speciesId);
+  if (!base) {
+    const full = syntheticPokemon(speciesId, apiBaseUrl) as Base & { moves: unknown[]; sprites: Record<string, unknown> };
+    const sprites: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(full.sprites)) if (k !== 'other' && k !== 'versions') sprites[k] = v;
+    base = { ...full, game_indices: [], moves: full.moves.slice(0, 2), sprites: { ...sprites, other: {}, versions: {} } };
+    cache.set(speciesId, base);
+  }
+  return base;
+}
+
+/** A small payload of the real shape for any positive id: a species' trimmed one, renamed. */
+function smallPayload(id: number, apiBaseUrl: string, cache: Map<number, Base>): object {
+  const base = trimmedBase(((id - 1) % 1025) + 1, apiBaseUrl, cache);
   const name = `${base.name}-${id}`;
-  const sprites: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(base.sprites)) if (k !== 'other' && k !== 'versions') sprites[k] = v;
   return {
     ...base,
     forms: [{ name, url: `${apiBaseUrl}/pokemon-form/${id}/` }],
-    game_indices: [],
     id,
     location_area_encounters: `${apiBaseUrl}/pokemon/${id}/encounters`,
-    moves: base.moves.slice(0, 2),
     name,
-    sprites: { ...sprites, other: {}, versions: {} },
   };
 }
 
+/** Starts the API; the 1025 species' trimmed payloads are built before it answers. */
 export async function startAnyIdApi(opts: { host?: string; latencyMs?: number } = {}): Promise<AnyIdApi> {
   const host = opts.host ?? '127.0.0.1';
   const server = http.createServer();
@@ -49,6 +60,8 @@ export async function startAnyIdApi(opts: { host?: string; latencyMs?: number } 
     server.listen(0, host, () => resolve());
   });
   const url = `http://${host}:${(server.address() as AddressInfo).port}/api/v2`;
+  const bases = new Map<number, Base>();
+  for (let species = 1; species <= 1025; species++) trimmedBase(species, url, bases);
   const bodies = new Map<number, { plain: Buffer; gzipped: Buffer }>();
   let counts = new Map<number, number>();
   const route = /^\/api\/v2\/pokemon\/(\d+)\/?$/;
@@ -64,7 +77,7 @@ export async function startAnyIdApi(opts: { host?: string; latencyMs?: number } 
       counts.set(id, (counts.get(id) ?? 0) + 1);
       let body = bodies.get(id);
       if (!body) {
-        const plain = Buffer.from(JSON.stringify(smallPayload(id, url)));
+        const plain = Buffer.from(JSON.stringify(smallPayload(id, url, bases)));
         body = { plain, gzipped: gzipSync(plain) };
         bodies.set(id, body);
       }
