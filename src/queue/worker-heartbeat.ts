@@ -14,9 +14,34 @@ export interface WorkerHeartbeat {
   completed: number;
   failed: number;
   inFlight: number;
+  /** Numbers this process's beats, so a late one never overwrites a newer one (PUBLISH_HEARTBEAT). */
+  beat?: number;
 }
 
 export const HEARTBEAT_INTERVAL_MS = 2000;
+
+/**
+ * publish-heartbeat: writes one worker's heartbeat unless the one stored is newer.
+ *
+ * KEYS[1] the workers hash
+ * ARGV[1] worker id  ARGV[2] heartbeat JSON  ARGV[3] its startedAt  ARGV[4] its beat number
+ * Returns 1 when written, 0 when a later beat of the same process was already there.
+ *
+ * Why not a plain HSET: a beat sent just as a link went silent can reach Redis long after a
+ * fresh one, once the link heals, as TCP retransmits it from the connection the worker gave up
+ * (the client closes that socket, but the kernel keeps sending what was in it). A plain HSET then
+ * turned a live worker into one last seen at the cut (seen in test/partition-worker.test.ts).
+ * Beats are numbered rather than compared by time: a clock stepped back must not silence one.
+ */
+const PUBLISH_HEARTBEAT = `
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored then
+  local ok, hb = pcall(cjson.decode, stored)
+  if ok and type(hb) == 'table' and tostring(hb.startedAt) == ARGV[3] and tonumber(hb.beat) and tonumber(hb.beat) > tonumber(ARGV[4]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
 /** A worker silent for this long counts as gone (killed, frozen, or cut off from Redis). */
 export const HEARTBEAT_STALE_MS = 10_000;
 
@@ -44,6 +69,7 @@ export class WorkerHeartbeatPublisher {
   private readonly key: string;
   /** When the beat still waiting for Redis was sent; beats do not pile up behind a dead link. */
   private pendingSince: number | null = null;
+  private beats = 0;
   private withdrawn = false;
 
   constructor(
@@ -67,8 +93,8 @@ export class WorkerHeartbeatPublisher {
         return;
       }
       this.pendingSince = Date.now();
-      const hb = this.snapshot();
-      this.redis.hset(this.key, hb.id, JSON.stringify({ ...hb, lastSeen: Date.now() })).then(
+      const hb = { ...this.snapshot(), lastSeen: Date.now(), beat: ++this.beats };
+      this.redis.eval(PUBLISH_HEARTBEAT, 1, this.key, hb.id, JSON.stringify(hb), String(hb.startedAt), String(hb.beat)).then(
         () => {
           // A reply that took longer than an interval is no evidence that Redis answers now.
           if (Date.now() - this.pendingSince! < HEARTBEAT_INTERVAL_MS) this.liveness?.redisAnswered();
