@@ -1,10 +1,12 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { recordGuarantee } from './helpers/guarantees';
 import { createNetworkLab, netnsSupport, type LabHost, type LabRedis, type NetworkLab } from './helpers/netns';
 import { startDashboardProcess } from './helpers/dashboard-process';
-import { runCli, startWorker, type CliResult, type WorkerProcess } from './helpers/processes';
+import { cliEnv, runCli, startWorker, type CliResult, type WorkerProcess } from './helpers/processes';
 import { startTestRedis, type TestRedis } from './helpers/redis';
 import { until } from './helpers/until';
 import { Redis } from 'ioredis';
@@ -18,6 +20,7 @@ const lab = netnsSupport();
 const describeLab = lab.ok ? describe : describe.skip;
 if (!lab.ok) console.warn(`worker partition tests skipped: ${lab.reason}`);
 
+const LATE_WRITER = resolve(__dirname, 'fixtures/late-write.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
@@ -181,6 +184,44 @@ describeLab('worker partitions', () => {
         notes: `${orphaned.length} jobs in flight on B, handed on ${seconds(handedOnMs)} s and stored ${seconds(orphansStoredMs)} s after the cut; batch done ${seconds(batchDoneMs)} s after it; B hidden from status ${seconds(hiddenMs)} s after it; ` +
           `B's first job ${seconds(firstJobAfterHealMs)} s after the heal`,
       });
+    });
+  });
+
+  describe('when a command was waiting in a socket the link silenced', () => {
+    // The socket is given up after REDIS_SOCKET_TIMEOUT_MS and the command resent on a new one.
+    // Closed normally, the old socket's kernel would still retransmit the command after the
+    // heal, and Redis would run it again, late, over newer writes. It must be reset instead.
+    const CUT_MS = 17_000;
+    let host: LabHost;
+    let writer: ChildProcess;
+    let out = '';
+    const seen: string[] = [];
+    beforeAll(async () => {
+      host = net.addHost('late-writer');
+      writer = spawn(host.launcher[0]!, [...host.launcher.slice(1), process.execPath, LATE_WRITER], {
+        env: cliEnv({ REDIS_URL: redis.labUrl, LATE_WRITE_KEY: 'late', LOG_LEVEL: 'warn' }),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      net.track(writer.pid);
+      writer.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await until(() => out.includes('ready'), 20_000, 'the writer to connect');
+      host.cut();
+      writer.stdin!.write('old\n');
+      await sleep(CUT_MS);
+      host.heal();
+      await until(() => out.includes('old done'), 20_000, 'the resent SET to be answered');
+      writer.stdin!.write('new\n');
+      await until(() => out.includes('new done'), 10_000, 'the new SET to be answered');
+      // The old socket's next retransmission would come within ~13 s of the heal.
+      for (let i = 0; i < 40; i++) {
+        seen.push((await client.get('late')) ?? 'nil');
+        await sleep(500);
+      }
+    }, 90_000);
+    afterAll(() => writer?.kill('SIGKILL'));
+
+    it('the command runs once, on the new connection, and never again after a newer write', () => {
+      expect(seen.every((v) => v === 'new')).toBe(true);
     });
   });
 

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/variables';
@@ -50,6 +51,42 @@ export const TCP_KEEPALIVE_MS = 5_000;
  * 1 s watchdog), which would otherwise count as silence; far above any command of ours (ms).
  */
 export const REDIS_SOCKET_TIMEOUT_MS = 15_000;
+
+/**
+ * ioredis drops a socket that hit its socketTimeout with `destroy()`, a normal close: the kernel
+ * then keeps retransmitting whatever the socket still held, and once the link heals Redis runs
+ * those commands late, after the ones ioredis resent on its new connection (measured on the
+ * network lab: a SET written before the cut landed 4 s after the heal, over a newer SET). A late
+ * `moveToActive` takes a job for a connection that no longer exists, and the job stalls. So the
+ * socket is reset instead (RST: its unsent and unacknowledged bytes are thrown away). Patched on
+ * ioredis's prototype, because BullMQ duplicates our connections (its blocking one) and the
+ * copies must behave the same; a version of ioredis without this method is left as it is.
+ */
+const RESET_ON_TIMEOUT = Symbol('pokequeue.resetOnSocketTimeout');
+function resetSocketsThatTimeOut(): void {
+  const proto = Redis.prototype as unknown as { setSocketTimeout?: () => void; [RESET_ON_TIMEOUT]?: true };
+  const original = proto.setSocketTimeout;
+  if (typeof original !== 'function' || proto[RESET_ON_TIMEOUT]) return;
+  proto[RESET_ON_TIMEOUT] = true;
+  proto.setSocketTimeout = function (this: { stream?: Socket & { [RESET_ON_TIMEOUT]?: true } }) {
+    const stream = this.stream;
+    if (stream && !stream[RESET_ON_TIMEOUT]) {
+      stream[RESET_ON_TIMEOUT] = true;
+      const destroy = stream.destroy.bind(stream);
+      stream.destroy = (err?: Error) => {
+        if (!err?.message.startsWith('Socket timeout') || typeof stream.resetAndDestroy !== 'function') return destroy(err);
+        try {
+          return stream.resetAndDestroy();
+        } catch {
+          // A TLS socket has no TCP handle of its own to reset: close it as ioredis would.
+          return destroy(err);
+        }
+      };
+    }
+    return original.call(this);
+  };
+}
+resetSocketsThatTimeOut();
 
 export function createRedis(config: Config, opts: RedisConnectionOptions): RedisClient {
   const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
