@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -26,8 +26,14 @@ export interface SentinelSetup {
 
 export async function startSentinelSetup(name = 'pqprimary'): Promise<SentinelSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'pq-sentinel-'));
-  const primary = await startRedisServer();
-  const replica = await startRedisServer({ extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  // Their own directories: a replica writes the copy it syncs to disk, by default where it runs.
+  const dirFor = (name: string) => {
+    const d = join(dir, name);
+    mkdirSync(d);
+    return d;
+  };
+  const primary = await startRedisServer({ extraArgs: ['--dir', dirFor('primary')] });
+  const replica = await startRedisServer({ extraArgs: ['--dir', dirFor('replica'), '--replicaof', '127.0.0.1', String(primary.port)] });
   const probe = new Redis(replica.url, { maxRetriesPerRequest: 1 });
   await until(async () => /master_link_status:up/.test(await probe.info('replication')), 10_000, 'the replica to sync');
   probe.disconnect();
