@@ -187,123 +187,129 @@ describeLab('worker partitions', () => {
     });
   });
 
-  describe('when a command was waiting in a socket the link silenced', () => {
-    // The socket is given up after REDIS_SOCKET_TIMEOUT_MS and the command resent on a new one.
-    // Closed normally, the old socket's kernel would still retransmit the command after the
-    // heal, and Redis would run it again, late, over newer writes. It must be reset instead.
-    const CUT_MS = 17_000;
-    let host: LabHost;
-    let writer: ChildProcess;
-    let out = '';
-    const seen: string[] = [];
-    beforeAll(async () => {
-      host = net.addHost('late-writer');
-      writer = spawn(host.launcher[0]!, [...host.launcher.slice(1), process.execPath, LATE_WRITER], {
-        env: cliEnv({ REDIS_URL: redis.labUrl, LATE_WRITE_KEY: 'late', LOG_LEVEL: 'warn' }),
-        stdio: ['pipe', 'pipe', 'pipe'],
+  // These two run at the same time: independent, and each mostly waits.
+  const concurrently: (() => Promise<void>)[] = [];
+  describe('while a writer is cut off and a job loop is stuck', () => {
+    beforeAll(() => Promise.all(concurrently.map((scenario) => scenario())), 150_000);
+
+    describe('when a command was waiting in a socket the link silenced', () => {
+      // The socket is given up after REDIS_SOCKET_TIMEOUT_MS and the command resent on a new one.
+      // Closed normally, the old socket's kernel would still retransmit the command after the
+      // heal, and Redis would run it again, late, over newer writes. It must be reset instead.
+      const CUT_MS = 17_000;
+      let host: LabHost;
+      let writer: ChildProcess;
+      let out = '';
+      const seen: string[] = [];
+      concurrently.push(async () => {
+        host = net.addHost('late-writer');
+        writer = spawn(host.launcher[0]!, [...host.launcher.slice(1), process.execPath, LATE_WRITER], {
+          env: cliEnv({ REDIS_URL: redis.labUrl, LATE_WRITE_KEY: 'late', LOG_LEVEL: 'warn' }),
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        net.track(writer.pid);
+        writer.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        await until(() => out.includes('ready'), 20_000, 'the writer to connect');
+        host.cut();
+        writer.stdin!.write('old\n');
+        await sleep(CUT_MS);
+        host.heal();
+        await until(() => out.includes('old done'), 20_000, 'the resent SET to be answered');
+        writer.stdin!.write('new\n');
+        await until(() => out.includes('new done'), 10_000, 'the new SET to be answered');
+        // The old socket's next retransmission would come within ~13 s of the heal.
+        for (let i = 0; i < 40; i++) {
+          seen.push((await client.get('late')) ?? 'nil');
+          await sleep(500);
+        }
       });
-      net.track(writer.pid);
-      writer.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      await until(() => out.includes('ready'), 20_000, 'the writer to connect');
-      host.cut();
-      writer.stdin!.write('old\n');
-      await sleep(CUT_MS);
-      host.heal();
-      await until(() => out.includes('old done'), 20_000, 'the resent SET to be answered');
-      writer.stdin!.write('new\n');
-      await until(() => out.includes('new done'), 10_000, 'the new SET to be answered');
-      // The old socket's next retransmission would come within ~13 s of the heal.
-      for (let i = 0; i < 40; i++) {
-        seen.push((await client.get('late')) ?? 'nil');
-        await sleep(500);
-      }
-    }, 90_000);
-    afterAll(() => writer?.kill('SIGKILL'));
+      afterAll(() => writer?.kill('SIGKILL'));
 
-    it('the command runs once, on the new connection, and never again after a newer write', () => {
-      expect(seen.every((v) => v === 'new')).toBe(true);
-    });
-  });
-
-  describe("when a worker's job loop is stuck while Redis answers its heartbeats", () => {
-    // Redis at its client limit: the worker's blocking connection, once dropped, cannot come back,
-    // so BullMQ's job loop waits for it forever, while the connection the heartbeat uses is fine.
-    // Before the watchdog such a worker was listed as live and never took another job.
-    const STUCK_MS = 15_000;
-    const prefix = 'stuck';
-    let own: TestRedis;
-    let supervisor: WorkerProcess;
-    let env: Record<string, string>;
-    let firstPid = 0;
-    let heartbeatFreshWhileStuck = false;
-    let probeWaitingWhileStuck = false;
-    let verdictMs = 0;
-    let replaced: CliResult;
-    let pids: number[] = [];
-
-    beforeAll(async () => {
-      own = await startTestRedis();
-      env = { REDIS_URL: own.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: prefix, RATE_LIMIT_PER_SECOND: '0', WORKER_CONCURRENCY: '4', WORKER_STUCK_MS: String(STUCK_MS) };
-      supervisor = await startWorker(env, ['--processes', '1']);
-      net.track(supervisor.child.pid);
-      const childPids = () => [...supervisor.output().matchAll(/(?:started|restarted) as pid (\d+)/g)].map((m) => Number(m[1]));
-      await until(async () => (await own.client.hlen(`${prefix}:workers`)) === 1, 20_000, 'the worker heartbeat');
-      firstPid = childPids()[0]!;
-      // BullMQ names its blocking connection <prefix>:<queue, base64>:w:<worker name>.
-      let blocking: string | undefined;
-      await until(async () => {
-        blocking = ((await own.client.client('LIST')) as string).split('\n').find((l) => / name=\S+:w:\S+/.test(l) && / cmd=bzpopmin/.test(l));
-        return blocking !== undefined;
-      }, 20_000, "the worker's blocking connection");
-      const connected = Number(/connected_clients:(\d+)/.exec(await own.client.info('clients'))![1]);
-      // One below the count: once the blocking connection is killed, nobody new gets in.
-      await own.client.config('SET', 'maxclients', String(connected - 1));
-      await own.client.client('KILL', 'ID', /id=(\d+)/.exec(blocking!)![1]!);
-      const stuckAt = Date.now();
-      // A job the stuck loop should take, added over a connection that already exists.
-      const queue = new Queue('pokemon', { connection: own.client, prefix });
-      await queue.add('fetch', { id: 25, batchId: 'probe' }, { jobId: 'pokemon-25' });
-
-      await sleep(STUCK_MS / 2);
-      const hb = JSON.parse((await own.client.hget(`${prefix}:workers`, `${hostname()}:${firstPid}`)) ?? '{}') as { lastSeen?: number };
-      heartbeatFreshWhileStuck = hb.lastSeen !== undefined && Date.now() - hb.lastSeen < 4_000;
-      probeWaitingWhileStuck = (await queue.getJobState('pokemon-25')) === 'waiting';
-
-      await until(() => supervisor.output().includes('job loop stuck'), STUCK_MS * 2, 'the watchdog verdict', 100);
-      verdictMs = Date.now() - stuckAt;
-      await own.client.config('SET', 'maxclients', '10000');
-      // The supervisor starts a fresh process; it takes the probe job and a batch.
-      await until(async () => (await queue.getJobState('pokemon-25')) === 'completed', 30_000, 'the replacement to take the probe job');
-      replaced = await runCli(['enqueue', '1-20', '--wait'], { ...env, LOG_LEVEL: 'warn' }, 60_000);
-      pids = childPids();
-      await queue.close();
-    }, 120_000);
-    afterAll(async () => {
-      await supervisor?.stop('SIGKILL');
-      await own?.stop();
+      it('the command runs once, on the new connection, and never again after a newer write', () => {
+        expect(seen.every((v) => v === 'new')).toBe(true);
+      });
     });
 
-    it('the stuck worker kept publishing heartbeats and took nothing (the defect the watchdog catches)', () => {
-      expect(heartbeatFreshWhileStuck).toBe(true);
-      expect(probeWaitingWhileStuck).toBe(true);
-    });
+    describe("when a worker's job loop is stuck while Redis answers its heartbeats", () => {
+      // Redis at its client limit: the worker's blocking connection, once dropped, cannot come back,
+      // so BullMQ's job loop waits for it forever, while the connection the heartbeat uses is fine.
+      // Before the watchdog such a worker was listed as live and never took another job.
+      const STUCK_MS = 15_000;
+      const prefix = 'stuck';
+      let own: TestRedis;
+      let supervisor: WorkerProcess;
+      let env: Record<string, string>;
+      let firstPid = 0;
+      let heartbeatFreshWhileStuck = false;
+      let probeWaitingWhileStuck = false;
+      let verdictMs = 0;
+      let replaced: CliResult;
+      let pids: number[] = [];
 
-    it('stops reporting itself live and exits 1 after WORKER_STUCK_MS', async () => {
-      expect(verdictMs).toBeGreaterThanOrEqual(STUCK_MS - 2_000);
-      expect(verdictMs).toBeLessThanOrEqual(STUCK_MS + 4_000);
-      expect(supervisor.output()).toMatch(new RegExp(`worker process 1 \\(pid ${firstPid}\\) crashed \\(exit code 1\\)`));
-      expect(await own.client.hexists(`${prefix}:workers`, `${hostname()}:${firstPid}`)).toBe(0);
-    });
+      concurrently.push(async () => {
+        own = await startTestRedis();
+        env = { REDIS_URL: own.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: prefix, RATE_LIMIT_PER_SECOND: '0', WORKER_CONCURRENCY: '4', WORKER_STUCK_MS: String(STUCK_MS) };
+        supervisor = await startWorker(env, ['--processes', '1']);
+        net.track(supervisor.child.pid);
+        const childPids = () => [...supervisor.output().matchAll(/(?:started|restarted) as pid (\d+)/g)].map((m) => Number(m[1]));
+        await until(async () => (await own.client.hlen(`${prefix}:workers`)) === 1, 20_000, 'the worker heartbeat');
+        firstPid = childPids()[0]!;
+        // BullMQ names its blocking connection <prefix>:<queue, base64>:w:<worker name>.
+        let blocking: string | undefined;
+        await until(async () => {
+          blocking = ((await own.client.client('LIST')) as string).split('\n').find((l) => / name=\S+:w:\S+/.test(l) && / cmd=bzpopmin/.test(l));
+          return blocking !== undefined;
+        }, 20_000, "the worker's blocking connection");
+        const connected = Number(/connected_clients:(\d+)/.exec(await own.client.info('clients'))![1]);
+        // One below the count: once the blocking connection is killed, nobody new gets in.
+        await own.client.config('SET', 'maxclients', String(connected - 1));
+        await own.client.client('KILL', 'ID', /id=(\d+)/.exec(blocking!)![1]!);
+        const stuckAt = Date.now();
+        // A job the stuck loop should take, added over a connection that already exists.
+        const queue = new Queue('pokemon', { connection: own.client, prefix });
+        await queue.add('fetch', { id: 25, batchId: 'probe' }, { jobId: 'pokemon-25' });
 
-    it('its supervisor restarts it, and the new process works', () => {
-      expect(new Set(pids).size).toBeGreaterThanOrEqual(2);
-      expect(replaced.code).toBe(0);
-      expect(replaced.stdout).toMatch(/succeeded 20, failed 0/);
-      recordGuarantee('stuck-job-loop', {
-        scenario: "a worker's job loop stuck while Redis answers its heartbeats (Redis at maxclients after its blocking connection dropped)",
-        test: "partition-worker › when a worker's job loop is stuck while Redis answers its heartbeats",
-        idsStored: 21, idsFailed: 0, idsLost: 0, duplicateFetches: 0, recoverySeconds: Math.round(verdictMs / 100) / 10,
-        notes: `heartbeat fresh and a waiting job untaken while stuck; exit 1 that long after the stall (WORKER_STUCK_MS=${STUCK_MS}); the supervisor's new process took the job and a batch of 20`,
+        await sleep(STUCK_MS / 2);
+        const hb = JSON.parse((await own.client.hget(`${prefix}:workers`, `${hostname()}:${firstPid}`)) ?? '{}') as { lastSeen?: number };
+        heartbeatFreshWhileStuck = hb.lastSeen !== undefined && Date.now() - hb.lastSeen < 4_000;
+        probeWaitingWhileStuck = (await queue.getJobState('pokemon-25')) === 'waiting';
+
+        await until(() => supervisor.output().includes('job loop stuck'), STUCK_MS * 2, 'the watchdog verdict', 100);
+        verdictMs = Date.now() - stuckAt;
+        await own.client.config('SET', 'maxclients', '10000');
+        // The supervisor starts a fresh process; it takes the probe job and a batch.
+        await until(async () => (await queue.getJobState('pokemon-25')) === 'completed', 30_000, 'the replacement to take the probe job');
+        replaced = await runCli(['enqueue', '1-20', '--wait'], { ...env, LOG_LEVEL: 'warn' }, 60_000);
+        pids = childPids();
+        await queue.close();
+      });
+      afterAll(async () => {
+        await supervisor?.stop('SIGKILL');
+        await own?.stop();
+      });
+
+      it('the stuck worker kept publishing heartbeats and took nothing (the defect the watchdog catches)', () => {
+        expect(heartbeatFreshWhileStuck).toBe(true);
+        expect(probeWaitingWhileStuck).toBe(true);
+      });
+
+      it('stops reporting itself live and exits 1 after WORKER_STUCK_MS', async () => {
+        expect(verdictMs).toBeGreaterThanOrEqual(STUCK_MS - 2_000);
+        expect(verdictMs).toBeLessThanOrEqual(STUCK_MS + 4_000);
+        expect(supervisor.output()).toMatch(new RegExp(`worker process 1 \\(pid ${firstPid}\\) crashed \\(exit code 1\\)`));
+        expect(await own.client.hexists(`${prefix}:workers`, `${hostname()}:${firstPid}`)).toBe(0);
+      });
+
+      it('its supervisor restarts it, and the new process works', () => {
+        expect(new Set(pids).size).toBeGreaterThanOrEqual(2);
+        expect(replaced.code).toBe(0);
+        expect(replaced.stdout).toMatch(/succeeded 20, failed 0/);
+        recordGuarantee('stuck-job-loop', {
+          scenario: "a worker's job loop stuck while Redis answers its heartbeats (Redis at maxclients after its blocking connection dropped)",
+          test: "partition-worker › when a worker's job loop is stuck while Redis answers its heartbeats",
+          idsStored: 21, idsFailed: 0, idsLost: 0, duplicateFetches: 0, recoverySeconds: Math.round(verdictMs / 100) / 10,
+          notes: `heartbeat fresh and a waiting job untaken while stuck; exit 1 that long after the stall (WORKER_STUCK_MS=${STUCK_MS}); the supervisor's new process took the job and a batch of 20`,
+        });
       });
     });
   });
