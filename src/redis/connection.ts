@@ -43,12 +43,13 @@ export const TCP_KEEPALIVE_MS = 5_000;
 
 /**
  * No byte from Redis for this long while a command waits: the link is taken as dead, the socket
- * dropped and a new one made (ioredis `socketTimeout`; commands are resent on the new one). A
+ * reset and a new one made (ioredis `socketTimeout`; commands are resent on the new one). A
  * link whose packets are silently dropped never errors by itself: TCP retransmits with backoff
  * for ~15 minutes, and after the link heals the next retransmission can be a minute away, so
- * without this a worker came back up to 48 s after a 70 s partition healed (test/network-
- * partition.test.ts). Above BullMQ's longest blocking wait (BZPOPMIN of at most 10 s, plus its own
- * 1 s watchdog), which would otherwise count as silence; far above any command of ours (ms).
+ * without this a worker took its first job 48 s after a 70 s partition healed (3.5 s with it; on
+ * the lab of test/helpers/netns.ts, which test/partition-worker.test.ts uses). Above BullMQ's
+ * longest blocking wait (BZPOPMIN of at most 10 s, plus its own 1 s watchdog), which would
+ * otherwise count as silence; far above any command of ours (ms).
  */
 export const REDIS_SOCKET_TIMEOUT_MS = 15_000;
 
