@@ -46,7 +46,7 @@ export const TCP_KEEPALIVE_MS = 5_000;
  * reset and a new one made (ioredis `socketTimeout`; commands are resent on the new one). A
  * link whose packets are silently dropped never errors by itself: TCP retransmits with backoff
  * for ~15 minutes, and after the link heals the next retransmission can be a minute away, so
- * without this a worker took its first job 48 s after a 70 s partition healed (3.5 s with it; on
+ * without this a worker took its first job 48 s after a 70 s partition healed (3.5-4.9 s with it; on
  * the lab of test/helpers/netns.ts, which test/partition-worker.test.ts uses). Above BullMQ's
  * longest blocking wait (BZPOPMIN of at most 10 s, plus its own 1 s watchdog), which would
  * otherwise count as silence; far above any command of ours (ms).
