@@ -11,7 +11,7 @@ export type { BatchProgress, BatchSnapshot, BatchSummary, BatchView } from './ba
 export type { Percentiles } from './stats/histogram';
 export type { PokemonRecord } from './types';
 
-export { BatchNotFoundError } from './batch/batch';
+export { BatchNotFoundError, BatchWatchLostError, PartialEnqueueError } from './batch/batch';
 export { ConfigError, InvalidSpecError, UnknownNameError, type UnknownName } from './config/errors';
 export { BadListError, PokeApiError, PokeApiUnavailableError } from './pokeapi/errors';
 export { RedisUnavailableError } from './redis/errors';

@@ -39,6 +39,9 @@ describe('configuration', () => {
     ['STORE_RAW', 'maybe'],
     ['LOG_LEVEL', 'loud'],
     ['REDIS_CLUSTER_NODES', 'localhost'],
+    ['REDIS_SENTINELS', '127.0.0.1'],
+    ['WORKER_STUCK_MS', '1000'],
+    ['REDIS_LOST_TIMEOUT_MS', 'soon'],
   ])('names %s when it is %j', (variable, value) => {
     expect(() => parseConfig({ [variable]: value })).toThrow(ConfigError);
     try {
@@ -69,6 +72,36 @@ describe('configuration', () => {
 
   it('accepts passwords, TLS and database numbers in REDIS_URL', () => {
     expect(parseConfig({ REDIS_URL: 'rediss://user:pw@redis.example:6380/3' }).redisUrl).toBe('rediss://user:pw@redis.example:6380/3');
+  });
+
+  describe('Redis Sentinel', () => {
+    it('reads the sentinels and the primary\'s name', () => {
+      const c = parseConfig({ REDIS_SENTINELS: '127.0.0.1:26379, 10.0.0.2:26380', REDIS_SENTINEL_NAME: 'mymaster' });
+      expect(c.redisSentinels).toEqual(['127.0.0.1:26379', '10.0.0.2:26380']);
+      expect(c.redisSentinelName).toBe('mymaster');
+    });
+
+    it.each([
+      [{ REDIS_SENTINELS: '127.0.0.1:26379' }, 'REDIS_SENTINEL_NAME', /must be set with REDIS_SENTINELS/],
+      [{ REDIS_SENTINEL_NAME: 'mymaster' }, 'REDIS_SENTINEL_NAME', /REDIS_SENTINELS is not/],
+      [{ REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: 'my master' }, 'REDIS_SENTINEL_NAME', /letters, digits/],
+      [{ REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: '{p}' }, 'REDIS_SENTINELS', /REDIS_CLUSTER_NODES/],
+    ])('refuses %j, naming %s', (env, variable, message) => {
+      expect(() => parseConfig(env)).toThrow(message);
+      try {
+        parseConfig(env);
+      } catch (err) {
+        expect((err as ConfigError).variable).toBe(variable);
+      }
+    });
+  });
+
+  it("the README's configuration table names every variable with its default", () => {
+    const readme = readFileSync(resolve(__dirname, '../README.md'), 'utf8');
+    for (const v of [...Object.values(configVariables), ...Object.values(dashboardVariables)]) {
+      const shown = v.default === '' ? '(unset)' : `\`${v.default}\``;
+      expect(readme).toContain(`| \`${v.env}\` | ${shown} |`);
+    }
   });
 
   it('.env.example documents every variable with its default', () => {

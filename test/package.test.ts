@@ -21,8 +21,8 @@ const LIBRARY_TYPES = [
 ];
 /** What `require('pokequeue')` and `import … from 'pokequeue'` give: the classes (types are not values). */
 const LIBRARY_EXPORTS = [
-  'BadListError', 'BatchNotFoundError', 'ConfigError', 'InvalidSpecError', 'PokeApiError', 'PokeApiUnavailableError', 'PokeQueue',
-  'RedisUnavailableError', 'UnknownNameError',
+  'BadListError', 'BatchNotFoundError', 'BatchWatchLostError', 'ConfigError', 'InvalidSpecError', 'PartialEnqueueError', 'PokeApiError',
+  'PokeApiUnavailableError', 'PokeQueue', 'RedisUnavailableError', 'UnknownNameError',
 ];
 
 /** The files of the package, by decision (package.json `files`): what runs, and nothing else. */
@@ -45,6 +45,7 @@ const EXPECTED_FILES = [
   'src/redis/lua/classify-ids.lua',
   'src/redis/lua/create-batch.lua',
   'src/redis/lua/includes/finish-if-done.lua',
+  'src/redis/lua/publish-heartbeat.lua',
   'src/redis/lua/raise-max.lua',
   'src/redis/lua/record-outcomes.lua',
   'src/redis/lua/scan-record-ids.lua',

@@ -152,7 +152,16 @@ export class PokeQueue {
     let watch: BatchWatch | undefined;
     const follow = () => {
       this.assertOpen();
-      watch ??= new BatchWatch({ batches: this.context.batches, finished: this.subscriber(), log: this.context.log, signal: this.closing.signal }, id);
+      watch ??= new BatchWatch(
+        {
+          batches: this.context.batches,
+          finished: this.subscriber(),
+          log: this.context.log,
+          signal: this.closing.signal,
+          lostAfterMs: this.context.config.redisLostTimeoutMs,
+        },
+        id,
+      );
       return watch;
     };
     return {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import { STATS_FLUSH_INTERVAL_MS } from '../stats/recorder';
-import { BatchNotFoundError, progressOf, type BatchProgress, type BatchSummary } from './batch';
+import { BatchNotFoundError, BatchWatchLostError, progressOf, type BatchProgress, type BatchSummary } from './batch';
 import type { BatchStore } from './batch-store';
 
 /**
@@ -73,6 +73,12 @@ export interface WatchDeps {
   log: Logger;
   /** Ends every wait of this watch, shared or not, with its reason (its owner closed). */
   signal?: AbortSignal;
+  /**
+   * With no answer from Redis for this long, the wait ends with BatchWatchLostError (the batch
+   * goes on): rides out a restart, not a Redis that is gone. REDIS_LOST_TIMEOUT_MS.
+   * @defaultValue no limit
+   */
+  lostAfterMs?: number;
 }
 
 export interface WatchOptions {
@@ -114,16 +120,20 @@ export class BatchWatch {
     let last: BatchProgress | undefined;
     let lastYield = 0;
     let warned = false;
+    let answeredAt = Date.now();
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       let p: BatchProgress | undefined;
       try {
-        const snap = await batches.read(this.batchId);
+        // A read stuck on a dead link would only fail after the socket gives up: the deadline
+        // does not wait for it.
+        const snap = await this.answered(batches.read(this.batchId), answeredAt, last);
+        answeredAt = Date.now();
         if (!snap) throw new BatchNotFoundError(this.batchId);
         p = progressOf(snap);
         warned = false;
       } catch (err) {
-        if (err instanceof BatchNotFoundError) throw err;
+        if (err instanceof BatchNotFoundError || err instanceof BatchWatchLostError) throw err;
         if (signal?.aborted) throw signal.reason;
         if (!warned) log.warn({ err: (err as Error).message }, 'cannot read batch progress; retrying');
         warned = true;
@@ -155,6 +165,18 @@ export class BatchWatch {
     return opts.signal ? untilAborted(this.finalSummary, opts.signal) : this.finalSummary;
   }
 
+  /** `read`, unless Redis has been silent for `lostAfterMs` since `answeredAt` first. */
+  private answered<T>(read: Promise<T>, answeredAt: number, last: BatchProgress | undefined): Promise<T> {
+    const limit = this.deps.lostAfterMs;
+    if (limit === undefined) return read;
+    let timer: NodeJS.Timeout | undefined;
+    const lost = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BatchWatchLostError(this.batchId, limit, last)), Math.max(0, answeredAt + limit - Date.now()));
+    });
+    read.catch(() => undefined); // settled after the deadline: nobody listens any more
+    return Promise.race([read, lost]).finally(() => clearTimeout(timer));
+  }
+
   private async waitForSummary(): Promise<BatchSummary> {
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
     for await (const _ of this.progress());
@@ -163,13 +185,15 @@ export class BatchWatch {
     // covers every counted job, or at most two flush intervals (a worker killed with its last
     // second of timing unflushed never sends it: the summary then says how many it covers).
     const deadline = Date.now() + 2 * STATS_FLUSH_INTERVAL_MS + 500;
+    let answeredAt = Date.now();
     for (;;) {
       let summary: BatchSummary | null = null;
       try {
-        summary = await this.deps.batches.summary(this.batchId);
+        summary = await this.answered(this.deps.batches.summary(this.batchId), answeredAt, undefined);
+        answeredAt = Date.now();
         if (!summary) throw new BatchNotFoundError(this.batchId);
       } catch (err) {
-        if (err instanceof BatchNotFoundError) throw err;
+        if (err instanceof BatchNotFoundError || err instanceof BatchWatchLostError) throw err;
       }
       if (summary && (summary.timing.total.count >= summary.completed + summary.failed || Date.now() >= deadline)) return summary;
       if (this.deps.signal?.aborted) throw this.deps.signal.reason;

@@ -130,3 +130,36 @@ export class BatchNotFoundError extends Error {
     super(`batch ${isBatchId(batchId) ? batchId : `"${printable(batchId.slice(0, 80))}"`} does not exist (or expired)`);
   }
 }
+
+/**
+ * Following a batch, Redis gave no answer for `silentMs`: the wait stops (the batch itself goes
+ * on, and following it again resumes). `last` is the progress last seen, if any.
+ */
+export class BatchWatchLostError extends Error {
+  override readonly name = 'BatchWatchLostError';
+  constructor(
+    readonly batchId: string,
+    readonly silentMs: number,
+    readonly last: BatchProgress | undefined,
+  ) {
+    const seen = last ? ` (last seen: ${last.done}/${last.total} done, ${last.failed} failed)` : '';
+    super(`no answer from Redis for ${Math.round(silentMs / 1000)} s while following batch ${batchId}${seen}`);
+  }
+}
+
+/**
+ * Enqueueing failed part-way, as when Redis stopped answering: the batch exists, unsealed, with the
+ * jobs of `added` ids in for sure (a call in flight when it failed may be in too). Enqueuing the
+ * same spec again adds the rest; the job ids keep anything from being queued or fetched twice.
+ */
+export class PartialEnqueueError extends Error {
+  override readonly name = 'PartialEnqueueError';
+  constructor(
+    readonly batchId: string,
+    readonly added: number,
+    readonly requested: number,
+    override readonly cause: Error,
+  ) {
+    super(`batch ${batchId} was only partly enqueued: ${added} of its ${requested} ids had their jobs added when it failed (${cause.message})`);
+  }
+}

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createPokeApiClient, type AppContext } from '../api/context';
 import type { Config } from '../config/variables';
-import { startPokemonWorker, type RunningPokemonWorker } from '../queue/pokemon-worker';
+import { startPokemonWorker, type PokemonWorkerDeps, type RunningPokemonWorker } from '../queue/pokemon-worker';
 import { workerIdFor } from '../queue/worker-heartbeat';
 import { createRedis } from '../redis/connection';
 import { FleetStatsRecorder } from '../stats/recorder';
@@ -23,7 +23,7 @@ export interface ComposedWorker {
  * A worker on top of a command's context: its own connection for BullMQ's blocking reads, an
  * HTTP client sized to its concurrency (with parse threads), its statistics recorder.
  */
-export function composeWorker(ctx: AppContext, config: Config, log: Logger): ComposedWorker {
+export function composeWorker(ctx: AppContext, config: Config, log: Logger, opts: Pick<PokemonWorkerDeps, 'jobLoop'> = {}): ComposedWorker {
   const connection = createRedis(config, { startup: 'wait', forWorker: true, log });
   const client = createPokeApiClient(config, { connections: config.workerConcurrency, parseThreads: config.parseThreads });
   const running = startPokemonWorker({
@@ -33,6 +33,7 @@ export function composeWorker(ctx: AppContext, config: Config, log: Logger): Com
     stats: new FleetStatsRecorder(ctx.redis, config.queuePrefix, log),
     workerId: workerIdFor(),
     concurrency: config.workerConcurrency,
+    ...opts,
   });
   return {
     running,

@@ -24,6 +24,15 @@ export function parseConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides =
       `must contain a {hash-tag} when REDIS_CLUSTER_NODES is set, so every key of the queue lands in one slot (try "{${config.queuePrefix}}")`,
     );
   }
+  if (config.redisSentinels && config.redisClusterNodes) {
+    throw new ConfigError('REDIS_SENTINELS', 'cannot be used with REDIS_CLUSTER_NODES: a Redis Cluster fails over by itself; set one or the other');
+  }
+  if (config.redisSentinels && !config.redisSentinelName) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'must be set with REDIS_SENTINELS: the name the sentinels monitor the primary under (sentinel monitor <name> ...)');
+  }
+  if (config.redisSentinelName && !config.redisSentinels) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'is set but REDIS_SENTINELS is not: give the sentinels\' host:port list too, or unset it');
+  }
   return config;
 }
 

@@ -43,16 +43,24 @@ const httpUrl = z
   // One canonical form, so `${base}/pokemon/1/` never doubles a slash.
   .transform((v) => v.replace(/\/+$/, ''));
 
-const clusterNodes = z
+const validPort = (p: string) => Number(p) >= 1 && Number(p) <= 65535;
+
+const hostPortList = (example: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (v) => v.split(',').every((n) => /^[^\s:,]+:\d{1,5}$/.test(n.trim()) && validPort(n.trim().split(':')[1]!)),
+      `must be a comma-separated list of host:port (port 1-65535), e.g. ${example}`,
+    )
+    .transform((v) => v.split(',').map((n) => n.trim()));
+
+const clusterNodes = hostPortList('127.0.0.1:7000,127.0.0.1:7001');
+
+const sentinelName = z
   .string()
   .trim()
-  .refine(
-    (v) => v.split(',').every((n) => /^[^\s:,]+:\d{1,5}$/.test(n.trim()) && validPort(n.trim().split(':')[1]!)),
-    'must be a comma-separated list of host:port (port 1-65535), e.g. 127.0.0.1:7000,127.0.0.1:7001',
-  )
-  .transform((v) => v.split(',').map((n) => n.trim()));
-
-const validPort = (p: string) => Number(p) >= 1 && Number(p) <= 65535;
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits or _ . - (the name in "sentinel monitor <name> ...", e.g. mymaster)');
 
 const prefix = z
   .string()
@@ -76,6 +84,18 @@ export const configVariables = {
     default: '',
     schema: clusterNodes.optional(),
     doc: 'Redis Cluster seed nodes (host:port,...). When set, REDIS_URL only supplies the password and TLS, and QUEUE_PREFIX must be a {hash-tag}.',
+  },
+  redisSentinels: {
+    env: 'REDIS_SENTINELS',
+    default: '',
+    schema: hostPortList('10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379').optional(),
+    doc: 'Redis Sentinel addresses (host:port,...). When set, every process asks them where the primary REDIS_SENTINEL_NAME is and follows it through a failover without a restart; REDIS_URL then only supplies the password, TLS and database number.',
+  },
+  redisSentinelName: {
+    env: 'REDIS_SENTINEL_NAME',
+    default: '',
+    schema: sentinelName.optional(),
+    doc: 'The name the sentinels know the primary by (sentinel monitor <name> ...). Required with REDIS_SENTINELS, and only with it.',
   },
   pokeapiUrl: {
     env: 'POKEAPI_URL',
@@ -160,6 +180,18 @@ export const configVariables = {
     default: '1',
     schema: integer(0, 100),
     doc: 'How many times a job may lose its worker before it is failed as a poison job (one that crashes every process that runs it).',
+  },
+  workerStuckMs: {
+    env: 'WORKER_STUCK_MS',
+    default: '60000',
+    schema: integer(15000, 3600000),
+    doc: 'A worker whose job loop makes no round trip to Redis for this long, while Redis answers its heartbeats, is stuck: it stops showing as live and exits 1 so its supervisor restarts it. Above the longest quiet spell of a healthy loop (a rate-limit wait, up to 30 s).',
+  },
+  redisLostTimeoutMs: {
+    env: 'REDIS_LOST_TIMEOUT_MS',
+    default: '60000',
+    schema: integer(1000, 86400000),
+    doc: "How long enqueue --wait (and a program's batch.progress() or done()) goes on without an answer from Redis before it gives up, with exit code 1 (the batch goes on). Workers and the dashboard never give up: they reconnect by themselves.",
   },
   shutdownTimeoutMs: {
     env: 'SHUTDOWN_TIMEOUT_MS',

@@ -12,6 +12,19 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Fails with a 503 when `work` has not settled in `ms`. A read from a Redis behind a silent link
+ * would otherwise hang until the connection notices (seconds), and a page polling every 2 s would
+ * keep showing what it had as if it were live.
+ */
+export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HttpError(503, `${what}: Redis did not answer in ${ms} ms; try again shortly`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Unknown `/api/*` paths: JSON, like every other API answer. */
 export const apiNotFound: RequestHandler = (req, res) => {
   res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` });

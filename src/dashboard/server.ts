@@ -13,7 +13,7 @@ import { allowedHosts } from './allowed-hosts';
 import { basicAuth } from './basic-auth';
 import { BULL_BOARD_PATH, bullBoardRouter, refuseWrites } from './bull-board';
 import { healthRoutes } from './health';
-import { apiNotFound, errorHandler } from './http-errors';
+import { apiNotFound, errorHandler, HttpError, within } from './http-errors';
 import { createMetricsRegistry } from './metrics';
 import { chartJsFile, publicDir } from '../package-root';
 import { pokemonApi } from './pokemon-api';
@@ -39,6 +39,9 @@ export interface RunningDashboard {
   /** Stops listening and ends open connections; leaves the Redis connection and queue to their owner. */
   close(): Promise<void>;
 }
+
+/** Longest /api/stats waits for Redis; the page polls every 2 s and gives up on a request after 5. */
+export const STATS_DEADLINE_MS = 3000;
 
 /** The line `dashboard`, `start` and `demo` print, so users find every page from one URL. */
 export function describeDashboard(url: string): string {
@@ -110,7 +113,10 @@ export function createDashboardApp(deps: DashboardDeps): Express {
   app.use('/static', express.static(pages, { index: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }));
 
   app.get('/api/stats', async (_req, res) => {
-    res.set('Cache-Control', 'no-store').json(await readDashboardStats({ redis, queue, store, batches, prefix }));
+    // Without Redis there are no current numbers to give: say so at once (the /stats page then
+    // shows "disconnected") rather than wait for a connection that is not there.
+    if (redis.status !== 'ready') throw new HttpError(503, `Redis is unavailable (connection ${redis.status}); try again shortly`);
+    res.set('Cache-Control', 'no-store').json(await within(readDashboardStats({ redis, queue, store, batches, prefix }), STATS_DEADLINE_MS, 'stats'));
   });
   app.use('/api/pokemon', pokemonApi(store));
   app.use('/api', apiNotFound);

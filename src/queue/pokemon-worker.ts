@@ -13,6 +13,7 @@ import type { FinishedJob, PokemonJobData } from '../types';
 import { GroupCommit, type FinishedWork } from './group-commit';
 import { checkJobData } from './job-data';
 import { actionFor, bullmqFailureReason, limiterFor } from './job-policy';
+import { JobLoopWatchdog, type JobLoopWatchdogOptions } from './job-loop-watchdog';
 import type { PokemonQueue } from './pokemon-queue';
 import { WorkerHeartbeatPublisher } from './worker-heartbeat';
 
@@ -31,6 +32,8 @@ export interface PokemonWorkerDeps {
   log: Logger;
   workerId: string;
   concurrency: number;
+  /** When set, the job loop is watched and the heartbeat vouches for it ({@link JobLoopWatchdog}). */
+  jobLoop?: Pick<JobLoopWatchdogOptions, 'stuckAfterMs' | 'onStuck'>;
 }
 
 /** What a job returns: a few numbers, never the payload (BullMQ would keep it in Redis). */
@@ -146,6 +149,16 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
 
+  const watchdog =
+    deps.jobLoop &&
+    new JobLoopWatchdog({
+      stuckAfterMs: deps.jobLoop.stuckAfterMs,
+      allSlotsBusy: () => inFlight >= deps.concurrency,
+      // Off the list of live workers first, then whatever the caller does (the CLI exits).
+      onStuck: (report) => void heartbeat.withdraw().finally(() => deps.jobLoop!.onStuck(report)),
+    });
+  watchdog?.watch(worker);
+
   stats.start();
   // A batch's summary waits for its timing: every worker writes what it holds as soon as it
   // hears the batch finished, not at its next flush. (A moment later: a reply to its own last
@@ -163,8 +176,9 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     failed,
     inFlight,
     jobsPerSecond: stats.ownJobsPerSecond(startedAt),
-  }));
+  }), watchdog);
   const ready = heartbeat.start();
+  watchdog?.start();
 
   return {
     worker,
@@ -178,6 +192,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       const forced = await Promise.race([graceful, deadline]);
       clearTimeout(timer);
       if (forced) await worker.close(true);
+      watchdog?.stop();
       finishedBatches.close();
       await Promise.all([heartbeat.stop(), stats.stop()]);
       return { forced };

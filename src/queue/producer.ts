@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PartialEnqueueError } from '../batch/batch';
 import { newBatchId } from '../batch/batch-id';
 import type { BatchStore } from '../batch/batch-store';
 import type { Config } from '../config/variables';
@@ -35,6 +36,7 @@ export interface ProducerDeps {
   log: Logger;
 }
 
+
 /** Ids looked at per round: each round is one classify and one adopt script call, and its addBulks. */
 export const ENQUEUE_CHUNK = 5000;
 /** How many jobs one `addBulk` call carries: large enough to amortize round trips, small enough to keep Redis responsive. */
@@ -59,26 +61,35 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
   await batches.create({ batchId, spec: req.spec, requested, refresh: req.refresh });
   const opts = jobOptions(config);
   const totals = { added: 0, queued: 0, stored: 0 };
-  for (const chunk of req.ids.chunks(ENQUEUE_CHUNK)) {
-    const ids = await batches.classify(chunk, req.refresh);
-    // A finished job kept for inspection would make BullMQ ignore the new one: clear it first. All
-    // at once, not one after another: ioredis pipelines them on the one connection.
-    await Promise.all(ids.finished.map((id) => queue.remove(jobIdFor(id))));
-    const toAdd = [...ids.fresh, ...ids.finished].sort((a, b) => a - b);
-    await batches.countIn(batchId, toAdd.length, ids.stored.length);
-    if (ids.live.length) await batches.adopt(batchId, ids.live, 'adopt');
-    await addJobs(queue, toAdd, (id) => ({ name: 'fetch', data: jobData(id, batchId, req.refresh), opts: { ...opts, jobId: jobIdFor(id) } }));
-    // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
-    // then kept its job (same job id) and ignored ours. Those are adopted, not counted as ours:
-    // otherwise this batch would wait forever for jobs that report to the other batch.
-    const raced = toAdd.length ? await batches.adopt(batchId, toAdd, 'check') : 0;
-    totals.added += toAdd.length - raced;
-    totals.queued += ids.live.length + raced;
-    totals.stored += ids.stored.length;
+  const progress = { added: 0 };
+  try {
+    await enqueueChunks();
+  } catch (err) {
+    throw new PartialEnqueueError(batchId, progress.added, requested, err as Error);
   }
-  await batches.seal(batchId);
   deps.log.debug({ batchId, ...totals }, 'batch enqueued');
   return { batchId, requested, added: totals.added, alreadyQueued: totals.queued, alreadyStored: totals.stored };
+
+  async function enqueueChunks(): Promise<void> {
+    for (const chunk of req.ids.chunks(ENQUEUE_CHUNK)) {
+      const ids = await batches.classify(chunk, req.refresh);
+      // A finished job kept for inspection would make BullMQ ignore the new one: clear it first. All
+      // at once, not one after another: ioredis pipelines them on the one connection.
+      await Promise.all(ids.finished.map((id) => queue.remove(jobIdFor(id))));
+      const toAdd = [...ids.fresh, ...ids.finished].sort((a, b) => a - b);
+      await batches.countIn(batchId, toAdd.length, ids.stored.length);
+      if (ids.live.length) await batches.adopt(batchId, ids.live, 'adopt');
+      await addJobs(queue, toAdd, (id) => ({ name: 'fetch', data: jobData(id, batchId, req.refresh), opts: { ...opts, jobId: jobIdFor(id) } }), progress);
+      // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
+      // then kept its job (same job id) and ignored ours. Those are adopted, not counted as ours:
+      // otherwise this batch would wait forever for jobs that report to the other batch.
+      const raced = toAdd.length ? await batches.adopt(batchId, toAdd, 'check') : 0;
+      totals.added += toAdd.length - raced;
+      totals.queued += ids.live.length + raced;
+      totals.stored += ids.stored.length;
+    }
+    await batches.seal(batchId);
+  }
 }
 
 function jobData(id: number, batchId: string, refresh: boolean): PokemonJobData {
@@ -92,7 +103,7 @@ type BulkJob = Parameters<PokemonQueue['addBulk']>[0][number];
  * builds and packs the next, so neither side idles (bare addBulk: ~1.5x the rate of one call at a
  * time, bench/RESULTS.md §4). One connection carries both, so Redis still adds them in id order.
  */
-async function addJobs(queue: PokemonQueue, ids: readonly number[], job: (id: number) => BulkJob): Promise<void> {
+async function addJobs(queue: PokemonQueue, ids: readonly number[], job: (id: number) => BulkJob, progress: { added: number }): Promise<void> {
   let next = 0;
   let failed = false;
   const lane = async () => {
@@ -101,6 +112,7 @@ async function addJobs(queue: PokemonQueue, ids: readonly number[], job: (id: nu
       const chunk = ids.slice(next, (next += ADD_BULK_CHUNK));
       try {
         await queue.addBulk(chunk.map(job));
+        progress.added += chunk.length;
       } catch (err) {
         failed = true;
         throw err;

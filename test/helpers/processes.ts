@@ -32,6 +32,8 @@ export interface SpawnOptions {
   readonly cwd?: string;
   readonly uid?: number;
   readonly gid?: number;
+  /** Told the pid as soon as the process exists (a lab that must kill it on teardown, test/helpers/netns.ts). */
+  readonly onSpawn?: (pid: number | undefined) => void;
 }
 
 function spawnCli(args: readonly string[], env: Record<string, string>, opts: SpawnOptions): ChildProcess {
@@ -41,9 +43,11 @@ function spawnCli(args: readonly string[], env: Record<string, string>, opts: Sp
     : opts.via?.length
       ? [...opts.via, process.execPath, ...argv]
       : [process.execPath, ...argv];
-  return spawn(command!, rest, {
+  const child = spawn(command!, rest, {
     env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, uid: opts.uid, gid: opts.gid, detached: !!opts.command,
   });
+  opts.onSpawn?.(child.pid);
+  return child;
 }
 
 /** Signals the process, or its whole group when it has one of its own (see {@link SpawnOptions.command}). */

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../config/errors';
 import type { Config } from '../../config/variables';
+import type { StuckReport } from '../../queue/job-loop-watchdog';
 import { workerIdFor } from '../../queue/worker-heartbeat';
 import { describeRedis } from '../../redis/connection';
 import { warnAboutRedisSettings } from '../../redis/settings-check';
@@ -29,6 +30,21 @@ export function registerWorker(program: Command): void {
         return runSupervisedWorkers(config, log, processes, opts.concurrency === undefined ? [] : ['--concurrency', opts.concurrency]);
       }),
     );
+}
+
+/**
+ * The job loop stopped turning while Redis answers (see JobLoopWatchdog): nothing in this process
+ * can be trusted to unstick it, so it exits 1 and its supervisor starts a fresh one. Its jobs in
+ * flight go to other workers when their locks expire, as after a crash.
+ */
+function exitStuck(report: StuckReport, log: Logger): void {
+  log.error(
+    report,
+    `job loop stuck: no job taken and no answer to a fetch for ${Math.round(report.sinceLastTurnMs / 1000)} s while Redis answered ` +
+      "this worker's heartbeats; no longer reporting as live, exiting 1 so a supervisor restarts it",
+  );
+  // A stuck loop may never let close() finish: flush the log line, then go.
+  setTimeout(() => process.exit(ExitCode.failure), 200);
 }
 
 /** `--processes` as given: `true` (no value) and `auto` mean one per core. */
@@ -70,7 +86,9 @@ export async function runWorkerProcess(config: Config, log: Logger): Promise<num
   log.info(`worker starting: ${describeRedis(config)}, API ${config.pokeapiUrl}, concurrency ${config.workerConcurrency}`);
   const ctx = await openContext(config, log, { startup: 'wait' });
   await warnAboutRedisSettings(ctx.redis, log);
-  const worker = composeWorker(ctx, config, log);
+  const worker = composeWorker(ctx, config, log, {
+    jobLoop: { stuckAfterMs: config.workerStuckMs, onStuck: (report) => exitStuck(report, log) },
+  });
   const { running } = worker;
   // Handlers go in before "worker ready" is announced: whoever reads that line may signal at
   // once, and until a handler exists a SIGTERM kills the process outright (seen on a loaded CI box).

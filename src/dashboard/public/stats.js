@@ -371,22 +371,41 @@
     document.title = rate(s.throughput.jobsPerSecond) + ' jobs/s · pokequeue';
   }
 
+  /** A request the server has not answered in this long counts as failed: it may never answer. */
+  var REQUEST_TIMEOUT_MS = 5000;
+  var lastLiveAt = null;
+
+  /**
+   * Only an answer with numbers read from Redis is shown as live. A failed request, a timeout or
+   * an answer without Redis data turns the page to "disconnected" and greys out what it shows,
+   * so numbers from before the outage never pass for current ones.
+   */
   function poll() {
-    fetch('/api/stats', { headers: { accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' })
+    var controller = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = setTimeout(function () { if (controller) controller.abort(); }, REQUEST_TIMEOUT_MS);
+    fetch('/api/stats', { headers: { accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin', signal: controller ? controller.signal : undefined })
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (body) {
           if (!res.ok) throw new Error(body.error || 'HTTP ' + res.status);
+          if (!body || typeof body.generatedAt !== 'number' || !body.queue) throw new Error('the answer holds no numbers from Redis');
           return body;
         });
       })
       .then(function (s) {
         draw(s);
-        setStatus('live', 'live · updated ' + clock.format(Date.now()));
+        lastLiveAt = Date.now();
+        document.body.classList.remove('stale');
+        setStatus('live', 'live · updated ' + clock.format(lastLiveAt));
       })
       .catch(function (err) {
-        setStatus('error', 'cannot update: ' + err.message + ' · retrying');
+        var reason = err && err.name === 'AbortError' ? 'no answer in ' + REQUEST_TIMEOUT_MS / 1000 + ' s' : err.message;
+        document.body.classList.add('stale');
+        document.title = 'disconnected · pokequeue';
+        setStatus('error', 'disconnected: ' + reason + ' · ' +
+          (lastLiveAt === null ? 'nothing shown yet' : 'numbers below are from ' + clock.format(lastLiveAt)) + ' · retrying');
       })
       .finally(function () {
+        clearTimeout(timer);
         setTimeout(poll, POLL_MS);
       });
   }
