@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Agent, request } from 'undici';
@@ -73,6 +74,23 @@ interface Download {
   encoding: string;
   contentType: string;
   headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * One request's deadline, as the signal undici is given. undici takes an EventEmitter with
+ * `aborted` and `reason` as readily as an AbortSignal, and it costs a fraction of an
+ * AbortController (an EventTarget, its listener bookkeeping): ~1.5% of a worker's CPU at a few
+ * thousand small jobs a second.
+ */
+class Deadline extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined;
+
+  abort(): void {
+    this.aborted = true;
+    this.reason = new DOMException('request deadline passed', 'TimeoutError');
+    this.emit('abort');
+  }
 }
 
 /**
@@ -194,16 +212,16 @@ export class PokeApiClient {
     // them all, so the whole request also gets one deadline. A timer of our own, cleared when the
     // body is in: AbortSignal.timeout cannot be cleared, and at thousands of requests a second
     // its timers pile up for HTTP_TIMEOUT_MS each (they were 1.2% of a worker's CPU).
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new DOMException('request deadline passed', 'TimeoutError')), this.opts.timeoutMs);
+    const deadline = new Deadline();
+    const timer = setTimeout(() => deadline.abort(), this.opts.timeoutMs);
     try {
-      return await this.read(url, deadline.signal);
+      return await this.read(url, deadline);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async read(url: string, signal: AbortSignal): Promise<Download> {
+  private async read(url: string, signal: Deadline): Promise<Download> {
     let res: Awaited<ReturnType<typeof request>>;
     try {
       res = await request(url, {
@@ -224,21 +242,25 @@ export class PokeApiClient {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let cut = false;
-    try {
-      // Leaving the loop early (break or throw) destroys the body, which makes undici drop the connection.
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    // Events rather than `for await`: the async iterator costs a generator, an end-of-stream
+    // watcher and a promise per chunk, a few µs of every job on small bodies. Destroying the body
+    // early makes undici drop the connection.
+    await new Promise<void>((resolve, reject) => {
+      const body = res.body;
+      body.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        if (bytes > limit) {
-          if (status === 200) throw wireTooLarge(limit);
-          cut = true;
-          break;
+        if (bytes <= limit) {
+          chunks.push(chunk);
+          return;
         }
-        chunks.push(chunk);
-      }
-    } catch (err) {
-      if (err instanceof TooLargeError) throw err;
-      throw classifyNetworkError(err);
-    }
+        body.destroy();
+        if (status === 200) return reject(wireTooLarge(limit));
+        cut = true;
+        resolve();
+      });
+      body.once('end', resolve);
+      body.once('error', (err) => reject(classifyNetworkError(err)));
+    });
     return {
       wire: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
       cut,
