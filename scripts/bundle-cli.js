@@ -11,7 +11,7 @@
  * (bench/RESULTS.md §1).
  *
  * What stays outside, loaded from node_modules as before, is listed (with why) in
- * bundle-externals.js, which the library's bundle (bundle-lib.js) shares.
+ * bundle-options.js, with the esbuild options the library's bundle (bundle-lib.js) shares.
  * The parse thread (dist/src/pokeapi/parse-thread.js, which a worker loads as a file of its own)
  * is bundled in place the same way, so that it needs no other file of dist/: the package ships
  * these four files (main.js, bundle.js, bundle.v8, parse-thread.js) and no other output of tsc.
@@ -21,7 +21,7 @@ const { buildSync } = require('esbuild');
 const { execFileSync } = require('node:child_process');
 const { copyFileSync, readFileSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
-const external = require('./bundle-externals');
+const { common, external } = require('./bundle-options');
 
 const dir = join(__dirname, '..', 'dist', 'src', 'cli');
 const entry = join(dir, 'main.js');
@@ -32,28 +32,15 @@ rmSync(join(dir, 'bundle.v8'), { force: true });
 buildSync({
   entryPoints: [entry],
   outfile: join(dir, 'bundle.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  // Whitespace and syntax only: function names stay, so stack traces still read.
-  minifyWhitespace: true,
-  minifySyntax: true,
+  ...common,
   external,
-  logLevel: 'warning',
 });
 const thread = join(__dirname, '..', 'dist', 'src', 'pokeapi', 'parse-thread.js');
 buildSync({
   entryPoints: [thread],
   outfile: thread,
   allowOverwrite: true,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
+  ...common,
 });
 // main.js becomes the loader (scripts/cli-loader.js), which runs bundle.js through V8's code
 // cache; one run here writes that cache.

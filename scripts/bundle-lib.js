@@ -3,7 +3,7 @@
 /**
  * Builds the library (`require('pokequeue')`, `import … from 'pokequeue'`) from tsc's output:
  * - dist/lib/index.js: src/index.ts (dist/src/index.js) bundled by esbuild like the CLI, with the
- *   same packages left outside (bundle-externals.js), so a program loads one file plus what it
+ *   same options and the same packages left outside (bundle-options.js), so a program loads one file plus what it
  *   uses, and runs the very ioredis and BullMQ code the CLI runs (what the tests ran);
  * - dist/lib/index.mjs: the ES module entry, a wrapper that re-exports the CommonJS bundle's
  *   names. One copy of the code for both: a class is the same class (instanceof works) whether
@@ -23,7 +23,7 @@
 const { buildSync } = require('esbuild');
 const { mkdirSync, writeFileSync } = require('node:fs');
 const { join, relative } = require('node:path');
-const external = require('./bundle-externals');
+const { common, external } = require('./bundle-options');
 
 const root = join(__dirname, '..');
 const dist = join(root, 'dist');
@@ -34,17 +34,10 @@ mkdirSync(outDir, { recursive: true });
 const result = buildSync({
   entryPoints: [join(dist, 'src', 'index.js')],
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  // Whitespace and syntax only: function names stay, so stack traces still read.
-  minifyWhitespace: true,
-  minifySyntax: true,
+  ...common,
   external,
   metafile: true,
   absWorkingDir: root,
-  logLevel: 'warning',
 });
 
 const forbidden = /^dist\/src\/(cli|dashboard|simulator)\/|^dist\/src\/queue\/pokemon-worker\.js$|^dist\/src\/pokeapi\/parse-thread\.js$/;
