@@ -56,20 +56,30 @@ export function decodeSync(body: Buffer, encoding: string, maxBytes: number): Bu
   }
 }
 
-/** Decompresses on libuv's thread pool, off the event loop that the other jobs share (small gzip and deflate bodies at once, bounded). */
-export async function decode(body: Buffer, encoding: string, maxBytes: number): Promise<Buffer> {
+/**
+ * Decompresses a small gzip or deflate body at once, on the calling thread (see
+ * SYNC_DECODE_MAX_WIRE_BYTES), or says it cannot (undefined): too large on the wire, brotli, or
+ * inflating past SYNC_DECODE_MAX_RATIO. An identity body is returned as it is.
+ */
+export function decodeInline(body: Buffer, encoding: string, maxBytes: number): Buffer | undefined {
   const codec = CODECS[encoding];
   if (!codec) return identity(body, maxBytes);
-  if (body.length < SYNC_DECODE_MAX_WIRE_BYTES && encoding !== 'br') {
-    const bound = Math.min(maxBytes, Math.max(1024, body.length * SYNC_DECODE_MAX_RATIO));
-    try {
-      return codec.sync(body, { maxOutputLength: bound });
-    } catch (err) {
-      if (!isTooLarge(err) || bound === maxBytes) throw decodeError(encoding, err, maxBytes);
-    }
-  }
+  if (body.length >= SYNC_DECODE_MAX_WIRE_BYTES || encoding === 'br') return undefined;
+  const bound = Math.min(maxBytes, Math.max(1024, body.length * SYNC_DECODE_MAX_RATIO));
   try {
-    return await codec.async(body, decodeOptions(body, encoding, maxBytes));
+    return codec.sync(body, { maxOutputLength: bound });
+  } catch (err) {
+    if (!isTooLarge(err) || bound === maxBytes) throw decodeError(encoding, err, maxBytes);
+    return undefined;
+  }
+}
+
+/** Decompresses on libuv's thread pool, off the event loop that the other jobs share (small gzip and deflate bodies at once, bounded). */
+export async function decode(body: Buffer, encoding: string, maxBytes: number): Promise<Buffer> {
+  const inline = decodeInline(body, encoding, maxBytes);
+  if (inline !== undefined) return inline;
+  try {
+    return await CODECS[encoding]!.async(body, decodeOptions(body, encoding, maxBytes));
   } catch (err) {
     throw decodeError(encoding, err, maxBytes);
   }
