@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import { idProblem, MAX_ID } from '../ids/parse-spec';
+import { MAX_ID } from '../ids/parse-spec';
 import { sample } from '../pokeapi/fetch-policy';
 import type { PokemonJobData } from '../types';
 import { isBatchId } from '../batch/batch-id';
@@ -26,7 +26,7 @@ export function checkJobData(job: { id?: string; data: unknown }, log?: Logger):
 function jobDataProblem(data: unknown): string | undefined {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'job data must be an object { id, batchId }';
   const { id, batchId, refresh } = data as Record<string, unknown>;
-  if (typeof id !== 'number' || !Number.isInteger(id) || idProblem(String(id))) return `id must be a whole number from 1 to ${MAX_ID}`;
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_ID) return `id must be a whole number from 1 to ${MAX_ID}`;
   if (typeof batchId !== 'string' || !isBatchId(batchId)) return 'batchId must be a batch id like b-mwvfoddq-bd3110';
   if (refresh !== undefined && typeof refresh !== 'boolean') return 'refresh must be true or false when given';
   return undefined;

@@ -48,12 +48,11 @@ class Tally {
   /** Short slots: jobs per batch. */
   readonly batches = new Map<string, number>();
 
-  addTimes(times: readonly (number | undefined)[], trackMax: boolean): void {
+  addTimes(times: JobTimes, trackMax: boolean): void {
     for (let p = 0; p < 3; p++) {
-      const ms = times[p];
-      if (ms === undefined) continue;
-      const v = Math.max(0, Math.ceil(ms));
-      const ub = bucketUpperBound(v);
+      const v = times.ms[p]!;
+      if (v < 0) continue;
+      const ub = times.bucket[p]!;
       const b = this.buckets[p]!;
       b.set(ub, (b.get(ub) ?? 0) + 1);
       this.counts[p]!++;
@@ -105,6 +104,52 @@ class Tally {
   }
 }
 
+/**
+ * One job's wait, fetch and total times, whole ms rounded up (-1: not measured), and the bucket
+ * each falls in: worked out once per job, then added to every tally the job goes into.
+ */
+class JobTimes {
+  readonly ms = [-1, -1, -1];
+  readonly bucket = [0, 0, 0];
+
+  set(job: FinishedJob): this {
+    this.put(0, job.waitMs);
+    this.put(1, job.fetchMs);
+    this.put(2, job.totalMs);
+    return this;
+  }
+
+  private put(p: number, ms: number | undefined): void {
+    if (ms === undefined) {
+      this.ms[p] = -1;
+      return;
+    }
+    const v = Math.max(0, Math.ceil(ms));
+    this.ms[p] = v;
+    this.bucket[p] = bucketUpperBound(v);
+  }
+}
+
+/** A slot's hash key, built again only when the slot changes (not per job). */
+class SlotKey {
+  private start = NaN;
+  private key = '';
+
+  constructor(
+    private readonly slotMs: number,
+    private readonly build: (slotStartMs: number) => string,
+  ) {}
+
+  at(t: number): string {
+    const start = slotStart(t, this.slotMs);
+    if (start !== this.start) {
+      this.start = start;
+      this.key = this.build(start);
+    }
+    return this.key;
+  }
+}
+
 /** A hash to write at the next flush: its tally, its TTL (none for totals and batches), and whether its maxima are kept. */
 interface Pending {
   tally: Tally;
@@ -137,6 +182,11 @@ export class FleetStatsRecorder {
   private queued: Promise<void> | undefined;
   /** This worker's finished jobs per second of the last minute (by second). */
   private readonly ownCounts = new Map<number, number>();
+  // Per-job scratch and caches: record() runs for every job, so it builds no key and no array.
+  private readonly times = new JobTimes();
+  private readonly minuteKey: SlotKey;
+  private readonly shortKey: SlotKey;
+  private lastBatch = { id: '', key: '' };
 
   constructor(
     private readonly redis: RedisClient,
@@ -145,6 +195,8 @@ export class FleetStatsRecorder {
     private readonly flushMs = STATS_FLUSH_INTERVAL_MS,
   ) {
     this.keys = keysFor(prefix);
+    this.minuteKey = new SlotKey(MINUTE_SLOT_MS, this.keys.minuteSlot);
+    this.shortKey = new SlotKey(SHORT_SLOT_MS, this.keys.shortSlot);
     defineScript(redis, 'pokequeueRaiseMax', 'raise-max', 1);
   }
 
@@ -153,14 +205,19 @@ export class FleetStatsRecorder {
    * so its timing goes into the batch's histograms too (not when the batch has expired).
    */
   record(job: FinishedJob, intoBatch: boolean): void {
-    const now = Date.now() + this.offsetMs;
+    const clock = Date.now();
+    const now = clock + this.offsetMs;
     const totals = this.tally(this.keys.totals);
-    const minute = this.tally(this.keys.minuteSlot(slotStart(now, MINUTE_SLOT_MS)), MINUTE_SLOT_TTL_SECONDS);
-    const short = this.tally(this.keys.shortSlot(slotStart(now, SHORT_SLOT_MS)), SHORT_SLOT_TTL_SECONDS);
-    const failed = job.outcome === 'failed';
-    for (const t of [totals, minute, short]) {
-      if (failed) t.failed++;
-      else t.completed++;
+    const minute = this.tally(this.minuteKey.at(now), MINUTE_SLOT_TTL_SECONDS);
+    const short = this.tally(this.shortKey.at(now), SHORT_SLOT_TTL_SECONDS);
+    if (job.outcome === 'failed') {
+      totals.failed++;
+      minute.failed++;
+      short.failed++;
+    } else {
+      totals.completed++;
+      minute.completed++;
+      short.completed++;
     }
     short.batches.set(job.batchId, (short.batches.get(job.batchId) ?? 0) + 1);
     if (job.reason) totals.failures.set(job.reason, (totals.failures.get(job.reason) ?? 0) + 1);
@@ -168,12 +225,18 @@ export class FleetStatsRecorder {
       totals.cached++;
       minute.cached++;
     }
-    const times = [job.waitMs, job.fetchMs, job.totalMs];
+    const times = this.times.set(job);
     totals.addTimes(times, false);
     minute.addTimes(times, false);
-    if (intoBatch) this.tally(this.keys.batch(job.batchId), undefined, true).addTimes(times, true);
-    const second = Math.floor(Date.now() / 1000);
+    if (intoBatch) this.tally(this.batchKey(job.batchId), undefined, true).addTimes(times, true);
+    const second = Math.floor(clock / 1000);
     this.ownCounts.set(second, (this.ownCounts.get(second) ?? 0) + 1);
+  }
+
+  /** The batch's hash key; jobs come in runs of one batch, so the last one is kept. */
+  private batchKey(batchId: string): string {
+    if (batchId !== this.lastBatch.id) this.lastBatch = { id: batchId, key: this.keys.batch(batchId) };
+    return this.lastBatch.key;
   }
 
   /** Counts a failed attempt that BullMQ will try again. */
