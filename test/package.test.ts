@@ -43,11 +43,12 @@ const EXPECTED_FILES = [
   'src/redis/lua/adopt-ids.lua', // the Redis scripts, read at run time (src/redis/scripts.ts)
   'src/redis/lua/claim-names.lua',
   'src/redis/lua/classify-ids.lua',
+  'src/redis/lua/commit-group.lua',
   'src/redis/lua/create-batch.lua',
+  'src/redis/lua/includes/claim-names.lua',
   'src/redis/lua/includes/finish-if-done.lua',
   'src/redis/lua/publish-heartbeat.lua',
   'src/redis/lua/raise-max.lua',
-  'src/redis/lua/record-outcomes.lua',
   'src/redis/lua/scan-record-ids.lua',
   'src/redis/lua/seal-batch.lua',
 ];

@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/connection';
 import {
   BATCH_FIELD,
@@ -32,7 +31,6 @@ type Scripts = {
   pokequeueCreateBatch(batchKey: string, batchesKey: string, ...args: (string | number)[]): Promise<number>;
   pokequeueSealBatch(batchKey: string, batchId: string, now: number, channel: string): Promise<number>;
   pokequeueAdoptIds(adoptersKey: string, recordsKey: string, batchKey: string, ...args: (string | number)[]): Promise<[number, number]>;
-  pokequeueRecordOutcomes(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
 };
 
 /** The scalar fields a snapshot reads, in HMGET order. */
@@ -44,7 +42,7 @@ const SNAPSHOT_FIELDS = [
 
 /**
  * The owner of every batch's state in Redis: creating and adopting (the producer), counting each
- * job's outcome (the worker's group commit, through record-outcomes), and reading snapshots and
+ * job's outcome (the worker's group commit, through commit-group.lua), and reading snapshots and
  * summaries (everyone else). Per job, counting costs O(1) Redis work: one bit in the batch's
  * `done` bitmap (which also keeps a job that runs twice from counting twice) and a look in the
  * adopters hash; counters and histograms are added up per call.
@@ -61,7 +59,6 @@ export class BatchStore {
     defineScript(redis, 'pokequeueCreateBatch', 'create-batch', 2);
     defineScript(redis, 'pokequeueSealBatch', 'seal-batch', 1);
     defineScript(redis, 'pokequeueAdoptIds', 'adopt-ids', 3);
-    defineScript(redis, 'pokequeueRecordOutcomes', 'record-outcomes');
   }
 
   private get scripts(): Scripts {
@@ -124,15 +121,16 @@ export class BatchStore {
   }
 
   /**
-   * Adds one record-outcomes call for `jobs` to a transaction the caller executes (the worker's
-   * group commit). Its reply holds one {@link OutcomeCount} per job, in order.
+   * The batch side of one group commit (commit-group.lua, which the group commit calls): the
+   * adopters key, the script's first four arguments, and six values per job. The script's reply
+   * holds one {@link OutcomeCount} per job, in order.
    */
-  queueOutcomes(tx: ChainableCommander, jobs: readonly FinishedJob[]): void {
-    const args: (string | number)[] = [this.keys.batchPrefix, Date.now(), BATCH_TTL_SECONDS, this.keys.batchFinishedChannel];
+  outcomesFor(jobs: readonly FinishedJob[]): { adoptersKey: string; head: (string | number)[]; jobs: (string | number)[] } {
+    const args: (string | number)[] = [];
     for (const j of jobs) {
       args.push(j.id, j.batchId, j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed, j.reason ?? '', j.cached ? '1' : '0', j.attemptsMade);
     }
-    (tx as unknown as Scripts).pokequeueRecordOutcomes(1, this.keys.adopters, ...args);
+    return { adoptersKey: this.keys.adopters, head: [this.keys.batchPrefix, Date.now(), BATCH_TTL_SECONDS, this.keys.batchFinishedChannel], jobs: args };
   }
 
   async read(batchId: string): Promise<BatchSnapshot | null> {

@@ -6,7 +6,7 @@ import { BatchNotFoundError, BatchWatchLostError, progressOf, type BatchProgress
 import type { BatchStore } from './batch-store';
 
 /**
- * Hears the batch-finished channel (record-outcomes publishes a batch's id when it counts its last
+ * Hears the batch-finished channel (commit-group.lua publishes a batch's id when it counts its last
  * job) on one connection of its own, for any number of watchers: a waiter returns within a round
  * trip of the last job instead of a poll interval.
  */

@@ -17,12 +17,12 @@ import { LUA_NAMES } from './schema';
 
 /** What classify-ids answers for each id. */
 export const IdState = { fresh: 0, stored: 1, live: 2, finished: 3 } as const;
-/** What record-outcomes answers for each job. */
+/** What commit-group answers for each job. */
 export const OutcomeCount = { counted: 1, duplicate: 0, noBatch: 2, countedLast: 3 } as const;
 
 /** Whether a job's outcome went into its batch (as its last job or not). */
 export const countedInBatch = (count: number) => count === OutcomeCount.counted || count === OutcomeCount.countedLast;
-/** How record-outcomes is told a job ended. */
+/** How commit-group is told a job ended. */
 export const OutcomeCode = { completed: 'c', failed: 'f' } as const;
 /** adopt-ids modes. */
 export const AdoptMode = { adopt: 'adopt', check: 'check' } as const;

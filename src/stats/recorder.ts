@@ -165,7 +165,7 @@ interface Pending {
  * So the dashboard's charts, percentiles, `/metrics` and every batch's timing cost Redis a few
  * hundred field increments per second per worker, whatever the number of jobs, not fields per
  * job; a `kill -9` loses at most the last interval's timing of that one worker. Batch counters
- * are not kept here: they are exact, in record-outcomes.
+ * are not kept here: they are exact, in commit-group.lua.
  *
  * Slots are placed by Redis's clock (the worker's, corrected by the offset each flush measures),
  * so workers on machines with drifting clocks fill the same minute.

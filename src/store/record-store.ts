@@ -37,21 +37,41 @@ export class RecordStore {
   }
 
   /**
-   * The writes of several `put`s as one HSET per hash, added to a transaction the caller executes
-   * (the worker's group commit).
+   * The writes of several `put`s as one HSET per hash and one claim of their names, added to a
+   * transaction the caller executes.
    */
   queuePutMany(tx: ChainableCommander, items: readonly { record: PokemonRecord; rawGzipped?: Buffer }[]): void {
-    const records: string[] = [];
+    const { keys, records, raw } = this.recordsFor(items);
+    const fields: string[] = [];
     const names: string[] = [];
+    for (let i = 0; i < records.length; i += 3) {
+      const [id, name, json] = [records[i]!, records[i + 1]!, records[i + 2]!];
+      fields.push(id, json);
+      names.push(name, id);
+    }
+    tx.hset(keys[0], ...fields);
+    (tx as unknown as WithClaim).pokequeueClaimNames(keys[1], keys[0], ...names);
+    if (raw.length) tx.hset(keys[2], ...raw);
+  }
+
+  /**
+   * The record side of one group commit (commit-group.lua, which the worker's group commit calls):
+   * the records, names and raw hashes, then id, name and record JSON per record, and id and
+   * payload per raw payload kept.
+   */
+  recordsFor(items: readonly { record: PokemonRecord; rawGzipped?: Buffer }[]): {
+    keys: [records: string, names: string, raw: string];
+    records: string[];
+    raw: (string | Buffer)[];
+  } {
+    const records: string[] = [];
     const raw: (string | Buffer)[] = [];
     for (const { record, rawGzipped } of items) {
-      records.push(String(record.id), encodeRecord(record));
-      names.push(record.name, String(record.id));
-      if (rawGzipped) raw.push(String(record.id), rawGzipped);
+      const id = String(record.id);
+      records.push(id, record.name, encodeRecord(record));
+      if (rawGzipped) raw.push(id, rawGzipped);
     }
-    tx.hset(this.keys.records, ...records);
-    (tx as unknown as WithClaim).pokequeueClaimNames(this.keys.names, this.keys.records, ...names);
-    if (raw.length) tx.hset(this.keys.raw, ...raw);
+    return { keys: [this.keys.records, this.keys.names, this.keys.raw], records, raw };
   }
 
   async has(id: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 --[[
   adopt-ids: makes a batch wait for ids whose jobs belong to other batches. An id whose job has
   already finished is counted at once, by how it ended; any other is entered in the adopters
-  hash, and record-outcomes counts it into this batch when that job's outcome is counted. Both
+  hash, and commit-group counts it into this batch when that job's outcome is counted. Both
   happen inside one script each, so no outcome can fall between the check and the entry.
 
   Input:

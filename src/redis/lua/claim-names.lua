@@ -1,42 +1,13 @@
 --[[
-  claim-names: points each name at its record's id, unless another record rightfully holds it.
+  claim-names: points each name at its record's id, unless another record rightfully holds it
+  (the rule is in includes/claim-names.lua). Used by RecordStore.put, after the records' HSET in
+  the same transaction; the worker's group commit runs the same rule inside commit-group.
 
   Input:
     KEYS[1]  the names hash (name → id)   KEYS[2] the records hash (id → record JSON)
     ARGV     pairs: name, id (their records are already written, earlier in the same transaction)
-  A name held by another id moves only when that id's stored record no longer carries the name
-  (it was renamed, or removed); when both records carry it, the lower id keeps it. So one payload
-  cannot take the name of a record already stored (a payload for id 26 named like #5 leaves
-  `get` of that name at #5), and the outcome does not depend on which was fetched first.
-  One HMGET and one HSET for the whole group; an HGET of the holder's record only on a conflict.
-  A name claimed twice in one call is decided in order, the earlier claim counting as the holder.
   Output: the number of names left with another id.
   Writes: the names hash. Emits nothing.
 ]]
-local n = #ARGV / 2
-local fields = {}
-for i = 1, n do fields[i] = ARGV[2 * i - 1] end
-local holders = {}
-for i = 1, n, 1000 do
-  local part = redis.call('HMGET', KEYS[1], unpack(fields, i, math.min(i + 999, n)))
-  for j = 1, #part do holders[i + j - 1] = part[j] end
-end
-local claimed, out, kept = {}, {}, 0
-for i = 1, n do
-  local name, id = fields[i], ARGV[2 * i]
-  local holder = claimed[name] or holders[i]
-  local take = (not holder) or holder == id
-  if not take then
-    local ok, record = pcall(cjson.decode, redis.call('HGET', KEYS[2], holder) or 'null')
-    take = not (ok and type(record) == 'table' and record.name == name) or tonumber(id) < tonumber(holder)
-  end
-  if take then
-    claimed[name] = id
-    out[#out + 1] = name
-    out[#out + 1] = id
-  else
-    kept = kept + 1
-  end
-end
-for i = 1, #out, 1000 do redis.call('HSET', KEYS[1], unpack(out, i, math.min(i + 999, #out))) end
-return kept
+--- @include "claim-names"
+return claimNames(KEYS[1], KEYS[2], ARGV)
