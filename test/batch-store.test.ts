@@ -107,7 +107,7 @@ describe('counting outcomes: commit-group through the group commit', () => {
     // One of them (the last) finished the batch.
     expect(results.filter((r) => r === OutcomeCount.counted)).toHaveLength(199);
     expect(results.filter((r) => r === OutcomeCount.countedLast)).toHaveLength(1);
-    // commit-group: records, names and the batch's counts in one call, no transaction around it.
+    // One HSET of the records, then commit-group: names and the batches' counts in one call.
     expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(1);
     expect(calls.multi ?? 0).toBe(0);
     // records and names (200 fields each, names claimed), finishedAt: per group, not per job

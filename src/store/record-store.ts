@@ -41,37 +41,35 @@ export class RecordStore {
    * transaction the caller executes.
    */
   queuePutMany(tx: ChainableCommander, items: readonly { record: PokemonRecord; rawGzipped?: Buffer }[]): void {
-    const { keys, records, raw } = this.recordsFor(items);
-    const fields: string[] = [];
-    const names: string[] = [];
-    for (let i = 0; i < records.length; i += 3) {
-      const [id, name, json] = [records[i]!, records[i + 1]!, records[i + 2]!];
-      fields.push(id, json);
-      names.push(name, id);
-    }
-    tx.hset(keys[0], ...fields);
-    (tx as unknown as WithClaim).pokequeueClaimNames(keys[1], keys[0], ...names);
-    if (raw.length) tx.hset(keys[2], ...raw);
+    const { writes, names } = this.encodeMany(items);
+    for (const [key, fields] of writes) tx.hset(key, ...fields);
+    (tx as unknown as WithClaim).pokequeueClaimNames(this.keys.names, this.keys.records, ...names);
   }
 
   /**
-   * The record side of one group commit (commit-group.lua, which the worker's group commit calls):
-   * the records, names and raw hashes, then id, name and record JSON per record, and id and
-   * payload per raw payload kept.
+   * Several records (and their raw payloads) as the store writes them: one HSET per hash, and
+   * their names as (name, id) pairs, to be claimed once the records are written (claim-names, or
+   * the worker's commit-group, in {@link namesKeys}).
    */
-  recordsFor(items: readonly { record: PokemonRecord; rawGzipped?: Buffer }[]): {
-    keys: [records: string, names: string, raw: string];
-    records: string[];
-    raw: (string | Buffer)[];
-  } {
-    const records: string[] = [];
+  encodeMany(items: readonly { record: PokemonRecord; rawGzipped?: Buffer }[]): { writes: [key: string, fields: (string | Buffer)[]][]; names: string[] } {
+    const fields: string[] = [];
+    const names: string[] = [];
     const raw: (string | Buffer)[] = [];
     for (const { record, rawGzipped } of items) {
       const id = String(record.id);
-      records.push(id, record.name, encodeRecord(record));
+      fields.push(id, encodeRecord(record));
+      names.push(record.name, id);
       if (rawGzipped) raw.push(id, rawGzipped);
     }
-    return { keys: [this.keys.records, this.keys.names, this.keys.raw], records, raw };
+    const writes: [string, (string | Buffer)[]][] = [];
+    if (fields.length) writes.push([this.keys.records, fields]);
+    if (raw.length) writes.push([this.keys.raw, raw]);
+    return { writes, names };
+  }
+
+  /** The hashes a claim of names reads and writes: the names, and the records they point at. */
+  get namesKeys(): { names: string; records: string } {
+    return { names: this.keys.names, records: this.keys.records };
   }
 
   async has(id: number): Promise<boolean> {

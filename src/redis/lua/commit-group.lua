@@ -1,24 +1,24 @@
 --[[
-  commit-group: everything one group commit writes (the jobs a worker finished in one event-loop
-  turn), in one call: the records it fetched, their names, and each job's outcome counted into its
-  batch, once. Its fixed cost is shared by all the jobs of the group, and one call replaces the
-  MULTI of an HSET and two scripts it once took (bench/CHANGES.md). The batch's timing
-  histograms are not written here: the worker adds them up over a second and flushes them
-  (stats/recorder.ts); building histogram fields per job cost half of this script's time.
+  commit-group: what one group commit counts (the jobs a worker finished in one event-loop turn),
+  in one call: the names of the records it stored, and each job's outcome counted into its batch,
+  once. The records themselves go in a plain HSET sent just before this call on the same
+  connection (Redis runs them in that order): a record passed through a script's arguments costs
+  Redis three times what the HSET does, as every argument is copied into Lua and back. One call
+  per group shares its fixed cost among all the jobs of the group; it replaced a MULTI of an
+  HSET and two scripts (bench/CHANGES.md). The batch's timing histograms are not written here:
+  the worker adds them up over a second and flushes them (stats/recorder.ts); building histogram
+  fields per job cost half of this script's time.
 
   Input:
     KEYS[1]  the adopters hash (`<p>:adopters`)
     KEYS[2]  the records hash (`<p>:records`)
     KEYS[3]  the names hash (`<p>:names`)
-    KEYS[4]  the raw payloads hash (`<p>:raw`)
     ARGV[1]  the batch key prefix (`<p>:batch:`)
     ARGV[2]  now (ms since the epoch)
     ARGV[3]  the TTL of batch keys (s), refreshed on every write
     ARGV[4]  the batch-finished channel
-    ARGV[5]  R, the number of records
-    ARGV[6]  P, the number of raw payloads (STORE_RAW)
-    then 3 values per record: Pokémon id, name, record JSON;
-    then 2 values per raw payload: Pokémon id, gzip-compressed payload;
+    ARGV[5]  N, the number of names
+    then 2 values per name: the name, its record's Pokémon id (the record is already written);
     then 6 values per job:
       Pokémon id, batch id, outcome ('{{outcome.completed}}' or '{{outcome.failed}}'), failure reason ('' when completed),
       '1' when answered from the store without a request, attempts made before this one (BullMQ's attemptsMade)
@@ -30,44 +30,30 @@
                         at least once, the counters count it once)
     {{count.noBatch}}   its batch does not exist (expired, or never created): counted nowhere
 
-  Writes: the records hash, the raw hash and the names hash (names as includes/claim-names.lua
-    rules); per batch that exists: the counters `{{batch.completed}}`, `{{batch.failed}}`, `{{batch.cached}}`,
-    `{{batch.retried}}`, `{{batch.retries}}`, failures `{{failurePrefix}}<reason>`, bit <id> of the `{{doneSuffix}}` bitmap (and of
-    `{{failedSuffix}}` for a failure); for every batch waiting on the id through the adopters hash,
-    `{{batch.adoptedCompleted}}` or `{{batch.adoptedFailed}}` (and the entry is removed); `{{batch.finishedAt}}`.
+  Writes: the names hash (as includes/claim-names.lua rules); per batch that exists: the counters
+    `{{batch.completed}}`, `{{batch.failed}}`, `{{batch.cached}}`, `{{batch.retried}}`, `{{batch.retries}}`, failures `{{failurePrefix}}<reason>`,
+    bit <id> of the `{{doneSuffix}}` bitmap (and of `{{failedSuffix}}` for a failure); for every batch waiting on the
+    id through the adopters hash, `{{batch.adoptedCompleted}}` or `{{batch.adoptedFailed}}` (and the entry is removed);
+    `{{batch.finishedAt}}`.
   Emits: PUBLISH <channel> <batch id> for each batch this call finishes.
   Batch keys are built from the prefix, as BullMQ's scripts build job keys: with a {hash-tag}
   prefix they share the declared keys' cluster slot.
 ]]
 local rcall = redis.call
-local adoptersKey, recordsKey, namesKey, rawKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local adoptersKey, recordsKey, namesKey = KEYS[1], KEYS[2], KEYS[3]
 local batchPrefix, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local nRecords, nRaw = tonumber(ARGV[5]), tonumber(ARGV[6])
-local PER_RECORD, PER_RAW, PER_JOB = 3, 2, 6
+local nNames = tonumber(ARGV[5])
+local PER_JOB = 6
 
 --- @include "claim-names"
 --- @include "finish-if-done"
 
--- The records, then their names (the claim reads the records it may have to compare).
-local a = 6
-if nRecords > 0 then
-  local fields, claims = {}, {}
-  for r = 1, nRecords do
-    local id, name, json = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-    a = a + PER_RECORD
-    fields[#fields + 1] = id
-    fields[#fields + 1] = json
-    claims[#claims + 1] = name
-    claims[#claims + 1] = id
-  end
-  for i = 1, #fields, 1000 do rcall('HSET', recordsKey, unpack(fields, i, math.min(i + 999, #fields))) end
+local a = 5
+if nNames > 0 then
+  local claims = {}
+  for i = 1, 2 * nNames do claims[i] = ARGV[a + i] end
+  a = a + 2 * nNames
   claimNames(namesKey, recordsKey, claims)
-end
-if nRaw > 0 then
-  local fields = {}
-  for r = 1, nRaw * PER_RAW do fields[r] = ARGV[a + r] end
-  a = a + nRaw * PER_RAW
-  for i = 1, #fields, 1000 do rcall('HSET', rawKey, unpack(fields, i, math.min(i + 999, #fields))) end
 end
 
 -- batch id -> { exists, done = its bitmap's key, incr = { field -> n }, failed = bool, last = index of its last counted job }, in first-seen order
