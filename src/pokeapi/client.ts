@@ -236,9 +236,14 @@ export class PokeApiClient {
     if (threaded) {
       record = await this.pool!.run({ wire, encoding, contentType: download.contentType, id, url, maxBodyBytes: this.opts.maxBodyBytes });
     } else {
-      const body = await this.parseHere(download, id);
-      plain = body.plain;
-      record = normalizePokemon(body.payload, id, url);
+      // A small body is decoded and parsed right here, without a promise (see parseHere).
+      plain = download.status === 200 ? decodeInline(wire, encoding, this.opts.maxBodyBytes) : undefined;
+      const payload = plain !== undefined ? parseBody(plain, download.contentType) : undefined;
+      if (plain === undefined) {
+        const body = await this.parseHere(download, id);
+        plain = body.plain;
+        record = normalizePokemon(body.payload, id, url);
+      } else record = normalizePokemon(payload, id, url);
     }
     const result: FetchedRecord = { record, url, fetchMs: performance.now() - started, wireBytes: wire.length, threaded };
     if (this.opts.keepCompressed) result.gzipped = encoding === 'gzip' ? wire : await gzip(plain!);

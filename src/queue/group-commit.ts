@@ -17,7 +17,7 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-type CommitScript = { pokequeueCommitGroup(...args: (string | number | Buffer)[]): Promise<number[]> };
+type CommitScript = { pokequeueCommitGroup(...args: (string | number | (string | number)[])[]): Promise<number[]> };
 
 /**
  * Group commit: the records and outcomes of every job that finishes in the same event-loop turn
@@ -75,9 +75,10 @@ export class GroupCommit {
       const { names: namesKey, records: recordsKey } = this.store.namesKeys;
       // One connection, so Redis runs these in the order sent: the records, then the call that
       // claims their names and counts the outcomes.
-      const sent: Promise<unknown>[] = writes.map(([key, fields]) => this.redis.hset(key, ...fields));
+      const sent: Promise<unknown>[] = writes.map(([key, fields]) => this.redis.hset(key, fields as string[]));
+      // (ioredis flattens array arguments: no copy of them is made here.)
       const counting = (this.redis as unknown as CommitScript).pokequeueCommitGroup(
-        counted.adoptersKey, recordsKey, namesKey, ...counted.head, names.length / 2, ...names, ...counted.jobs,
+        counted.adoptersKey, recordsKey, namesKey, counted.head, names.length / 2, names, counted.jobs,
       );
       const settled = await Promise.allSettled([...sent, counting]);
       const refused = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
