@@ -122,15 +122,27 @@ export class BatchStore {
 
   /**
    * The batch side of one group commit (commit-group.lua, which the group commit calls): the
-   * adopters key, the script's first four arguments, and six values per job. The script's reply
-   * holds one {@link OutcomeCount} per job, in order.
+   * adopters key, the script's first four arguments, and the jobs grouped by batch, one value per
+   * job (see the script's header). Its reply holds one {@link OutcomeCount} per job in the order
+   * of the arguments: `order[k]` is the index in `jobs` of the job whose code is `reply[k]`.
    */
-  outcomesFor(jobs: readonly FinishedJob[]): { adoptersKey: string; head: (string | number)[]; jobs: (string | number)[] } {
+  outcomesFor(jobs: readonly FinishedJob[]): { adoptersKey: string; head: (string | number)[]; args: (string | number)[]; order: number[] } {
+    const byBatch = new Map<string, number[]>();
+    jobs.forEach((j, i) => {
+      const list = byBatch.get(j.batchId);
+      if (list) list.push(i);
+      else byBatch.set(j.batchId, [i]);
+    });
     const args: (string | number)[] = [];
-    for (const j of jobs) {
-      args.push(j.id, j.batchId, j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed, j.reason ?? '', j.cached ? '1' : '0', j.attemptsMade);
+    const order: number[] = [];
+    for (const [batchId, indexes] of byBatch) {
+      args.push(batchId, indexes.length);
+      for (const i of indexes) {
+        args.push(encodeOutcome(jobs[i]!));
+        order.push(i);
+      }
     }
-    return { adoptersKey: this.keys.adopters, head: [this.keys.batchPrefix, Date.now(), BATCH_TTL_SECONDS, this.keys.batchFinishedChannel], jobs: args };
+    return { adoptersKey: this.keys.adopters, head: [this.keys.batchPrefix, Date.now(), BATCH_TTL_SECONDS, this.keys.batchFinishedChannel], args, order };
   }
 
   async read(batchId: string): Promise<BatchSnapshot | null> {
@@ -219,3 +231,14 @@ export function summaryFromHash(batchId: string, hash: Record<string, string>, n
 }
 
 export { OutcomeCount };
+
+/**
+ * One job as commit-group.lua reads it: its Pokémon id alone when it completed at its first
+ * attempt with a request, as nearly every job does; otherwise id, outcome, cached, attempts made
+ * and reason, comma-separated (reasons are words: `not_found`, `server_error`...).
+ */
+export function encodeOutcome(j: FinishedJob): string | number {
+  if (j.outcome === 'completed' && !j.cached && j.attemptsMade === 0) return j.id;
+  const outcome = j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed;
+  return `${j.id},${outcome},${j.cached ? 1 : 0},${j.attemptsMade},${j.reason ?? ''}`;
+}

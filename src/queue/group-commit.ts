@@ -78,13 +78,13 @@ export class GroupCommit {
       const sent: Promise<unknown>[] = writes.map(([key, fields]) => this.redis.hset(key, fields as string[]));
       // (ioredis flattens array arguments: no copy of them is made here.)
       const counting = (this.redis as unknown as CommitScript).pokequeueCommitGroup(
-        counted.adoptersKey, recordsKey, namesKey, counted.head, names.length / 2, names, counted.jobs,
+        counted.adoptersKey, recordsKey, namesKey, counted.head, names.length / 2, names, counted.args,
       );
       const settled = await Promise.allSettled([...sent, counting]);
       const refused = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (refused) throw refused.reason;
       const counts = (settled.at(-1) as PromiseFulfilledResult<number[]>).value;
-      for (let i = 0; i < group.length; i++) group[i]!.resolve(counts[i]!);
+      counted.order.forEach((i, k) => group[i]!.resolve(counts[k]!));
     } catch (err) {
       // Nothing of the group is reported done: every job fails this attempt and BullMQ retries
       // it. (Nothing rolls back, as a MULTI would not either: a write that did apply is simply

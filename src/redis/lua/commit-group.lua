@@ -19,11 +19,15 @@
     ARGV[4]  the batch-finished channel
     ARGV[5]  N, the number of names
     then 2 values per name: the name, its record's Pokémon id (the record is already written);
-    then 6 values per job:
-      Pokémon id, batch id, outcome ('{{outcome.completed}}' or '{{outcome.failed}}'), failure reason ('' when completed),
-      '1' when answered from the store without a request, attempts made before this one (BullMQ's attemptsMade)
+    then, per batch: its id, the number J of its jobs, and J jobs, one value each:
+      `<Pokémon id>` for a job completed at its first attempt with a request (nearly every job), or
+      `<Pokémon id>,<outcome>,<cached>,<attempts>,<reason>` for any other: outcome '{{outcome.completed}}' or '{{outcome.failed}}',
+      cached '1' when answered from the store without a request, attempts made before this one
+      (BullMQ's attemptsMade), the failure reason ('' when completed).
+      One value per job: every argument is copied into Lua, and six per job cost Redis more than
+      the bit each job sets (bench/CHANGES.md).
 
-  Output: one code per job:
+  Output: one code per job, in the order of the arguments:
     {{count.counted}}   counted into its batch
     {{count.countedLast}}   counted, and the last job its batch waited for: this call finished the batch
     {{count.duplicate}} its batch had counted that id already (a job that ran twice: BullMQ runs a job
@@ -43,7 +47,6 @@ local rcall = redis.call
 local adoptersKey, recordsKey, namesKey = KEYS[1], KEYS[2], KEYS[3]
 local batchPrefix, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local nNames = tonumber(ARGV[5])
-local PER_JOB = 6
 
 --- @include "claim-names"
 --- @include "finish-if-done"
@@ -56,7 +59,7 @@ if nNames > 0 then
   claimNames(namesKey, recordsKey, claims)
 end
 
--- batch id -> { exists, done = its bitmap's key, incr = { field -> n }, failed = bool, last = index of its last counted job }, in first-seen order
+-- batch id -> { exists, key, done = its bitmap's key, incr = { field -> n }, failed = bool, last = index of its last counted job }, in first-seen order
 local batches, order = {}, {}
 local function batchOf(batchId)
   local b = batches[batchId]
@@ -77,46 +80,54 @@ end
 local anyAdopters = rcall('EXISTS', adoptersKey) == 1
 
 local out = {}
-local jobs = (#ARGV - a) / PER_JOB
-for j = 0, jobs - 1 do
-  local id, batchId, outcome = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local b = batchOf(batchId)
-  local counted = {{count.noBatch}}
-  if b.exists then
-    counted = {{count.duplicate}}
-    if rcall('SETBIT', b.done, id, 1) == 0 then
-      counted = {{count.counted}}
-      b.last = j + 1
-      if outcome == '{{outcome.failed}}' then
-        add(b, '{{batch.failed}}', 1)
-        add(b, '{{failurePrefix}}' .. ARGV[a + 4], 1)
-        rcall('SETBIT', b.key .. '{{failedSuffix}}', id, 1)
-        b.failed = true
-      else
-        add(b, '{{batch.completed}}', 1)
-        if ARGV[a + 5] == '1' then add(b, '{{batch.cached}}', 1) end
+local j = 0
+while a < #ARGV do
+  local b = batchOf(ARGV[a + 1])
+  local n = tonumber(ARGV[a + 2])
+  a = a + 2
+  for k = 1, n do
+    local id, outcome, cached, attempts, reason = ARGV[a + k], '{{outcome.completed}}', '0', 0, ''
+    if string.find(id, ',', 1, true) then
+      id, outcome, cached, attempts, reason = string.match(id, '^(%d+),(%a),(%d),(%d+),(.*)$')
+      attempts = tonumber(attempts)
+    end
+    j = j + 1
+    local counted = {{count.noBatch}}
+    if b.exists then
+      counted = {{count.duplicate}}
+      if rcall('SETBIT', b.done, id, 1) == 0 then
+        counted = {{count.counted}}
+        b.last = j
+        if outcome == '{{outcome.failed}}' then
+          add(b, '{{batch.failed}}', 1)
+          add(b, '{{failurePrefix}}' .. reason, 1)
+          rcall('SETBIT', b.key .. '{{failedSuffix}}', id, 1)
+          b.failed = true
+        else
+          add(b, '{{batch.completed}}', 1)
+          if cached == '1' then add(b, '{{batch.cached}}', 1) end
+        end
+        if attempts > 0 then
+          add(b, '{{batch.retried}}', 1)
+          add(b, '{{batch.retries}}', attempts)
+        end
       end
-      local attempts = tonumber(ARGV[a + 6])
-      if attempts > 0 then
-        add(b, '{{batch.retried}}', 1)
-        add(b, '{{batch.retries}}', attempts)
+    end
+    out[j] = counted
+    -- Batches that adopted this id are told once, whatever became of the owner's batch.
+    if anyAdopters and counted ~= {{count.duplicate}} then
+      local waiting = rcall('HGET', adoptersKey, id)
+      if waiting then
+        rcall('HDEL', adoptersKey, id)
+        local field = outcome == '{{outcome.failed}}' and '{{batch.adoptedFailed}}' or '{{batch.adoptedCompleted}}'
+        for adopter in string.gmatch(waiting, '%S+') do
+          local ab = batchOf(adopter)
+          if ab.exists then add(ab, field, 1) end
+        end
       end
     end
   end
-  out[j + 1] = counted
-  -- Batches that adopted this id are told once, whatever became of the owner's batch.
-  if anyAdopters and counted ~= {{count.duplicate}} then
-    local waiting = rcall('HGET', adoptersKey, id)
-    if waiting then
-      rcall('HDEL', adoptersKey, id)
-      local field = outcome == '{{outcome.failed}}' and '{{batch.adoptedFailed}}' or '{{batch.adoptedCompleted}}'
-      for adopter in string.gmatch(waiting, '%S+') do
-        local ab = batchOf(adopter)
-        if ab.exists then add(ab, field, 1) end
-      end
-    end
-  end
-  a = a + PER_JOB
+  a = a + n
 end
 
 for _, batchId in ipairs(order) do
