@@ -193,3 +193,52 @@ describe('when the API misbehaves', () => {
     });
   });
 });
+
+/**
+ * With RATE_LIMIT_PER_SECOND off the workers run without BullMQ's limiter (it would cost every
+ * job three Redis commands), so the pause a 429 sets must reach the others through a global limit
+ * set for the pause (src/queue/queue-pause.ts). One worker alone would wait by itself either way:
+ * this takes two processes.
+ */
+describe('when the API answers 429 to one of two worker processes, with the rate limit off', () => {
+  const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+  let redis: TestRedis;
+  let sim: RunningSimulator;
+  let queue: Queue;
+  const workers: WorkerProcess[] = [];
+  let outcome: BatchOutcome;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    sim = await startSimulator({ failFirst: 1, failFirstKind: '429', faultIds: [5], retryAfterSeconds: 2 });
+    const env = { REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: 'pause2', RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'warn' };
+    queue = new Queue('pokemon', { connection: redis.client, prefix: 'pause2' });
+    workers.push(...(await Promise.all([1, 2].map(() => startWorker({ ...env, LOG_LEVEL: 'info' }, ['--concurrency', '1'])))));
+    const run = await runCli(['enqueue', ids.join(','), '--wait', '--json'], env);
+    outcome = JSON.parse(run.stdout) as BatchOutcome;
+  }, 40_000);
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await queue?.close();
+    await sim?.close();
+    await redis?.stop();
+  });
+
+  it('stores every id', () => {
+    expect(outcome).toMatchObject({ completed: 40, failed: 0, retries: 0 });
+  });
+
+  it('pauses the other worker too: no more than the requests already under way before Retry-After is over', () => {
+    const t = sim.stats().requestTimes;
+    expect(t).toHaveLength(41);
+    // Ids 1-5 (the fifth answered 429) and at most one request of the other worker already on its
+    // way; a worker that did not pause would fetch the other 35 ids meanwhile.
+    expect(t.filter((x) => x - t[0]! < 1800).length).toBeLessThanOrEqual(7);
+  });
+
+  it('lifts the pause-only global limit once the pause is over, so jobs pay no limiter again', async () => {
+    await until(async () => (await queue.getGlobalRateLimit()) === null, 5000, 'the global limit to be lifted');
+    // The window BullMQ counted jobs into while the limit was set runs out by itself.
+    await until(async () => (await redis.client.exists('pause2:pokemon:limiter')) === 0, 3000, 'the limiter key to expire');
+  });
+});

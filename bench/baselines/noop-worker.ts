@@ -1,7 +1,8 @@
 /**
  * The bare BullMQ ceiling: a Worker whose processor does nothing, on the same queue name, prefix
  * and Redis as pokequeue's. With `--like-ours` it also gets the options pokequeue's worker sets
- * (the always-on limiter and metrics), to show what those cost on their own. Prints
+ * with RATE_LIMIT_PER_SECOND=0, as the bench runs it (metrics; no limiter since the limiter is
+ * set only with a rate limit), to show what those cost on their own. Prints
  * "noop worker ready" once created; SIGTERM closes it and exits.
  *
  * `--limiter` and `--metrics` add one of the two alone.
@@ -15,7 +16,7 @@ import { QUEUE_NAME } from '../../src/redis/schema';
 const concurrency = Number(process.argv[2]);
 if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('usage: noop-worker <concurrency> [--like-ours]');
 const likeOurs = process.argv.includes('--like-ours');
-const limiter = likeOurs || process.argv.includes('--limiter');
+const limiter = process.argv.includes('--limiter');
 const metrics = likeOurs || process.argv.includes('--metrics');
 const prefix = process.env.QUEUE_PREFIX ?? 'pokequeue';
 const connection = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });

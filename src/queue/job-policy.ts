@@ -66,11 +66,11 @@ export function jobOptions(config: Config): JobsOptions {
  * BullMQ's limiter is queue-wide (every worker shares one counter in Redis) and counts in fixed
  * windows, so "20 per 1000 ms" lets 20 start at the end of one window and 20 more at the start of
  * the next: 40 in one second. Ten times smaller windows keep any sliding second near the limit.
- * With the limit off a limiter is still set (very high): a 429's queue-wide pause only takes
- * effect when there is one.
+ * With the limit off (0) there is no limiter, and no Redis work for one per job; a 429's
+ * queue-wide pause then works through a global limit set for the pause (queue-pause.ts).
  */
-export function limiterFor(perSecond: number): { max: number; duration: number } {
-  if (perSecond <= 0) return { max: 1_000_000, duration: 1000 };
+export function limiterFor(perSecond: number): { max: number; duration: number } | undefined {
+  if (perSecond <= 0) return undefined;
   const max = Math.max(1, Math.floor(perSecond / 10));
   return { max, duration: Math.ceil((1000 * max) / perSecond) };
 }

@@ -14,6 +14,7 @@ import { GroupCommit, type FinishedWork } from './group-commit';
 import { checkJobData } from './job-data';
 import { actionFor, bullmqFailureReason, limiterFor } from './job-policy';
 import { JobLoopWatchdog, type JobLoopWatchdogOptions } from './job-loop-watchdog';
+import { QueuePause } from './queue-pause';
 import type { PokemonQueue } from './pokemon-queue';
 import { WorkerHeartbeatPublisher } from './worker-heartbeat';
 
@@ -23,7 +24,7 @@ export interface PokemonWorkerDeps {
   connection: RedisClient;
   /** The connection the store and the batches are built on: records and outcomes go through it. */
   redis: RedisClient;
-  /** Used to pause the whole queue when the API answers 429. */
+  /** Used to pause the whole queue when the API answers 429 (queue-pause.ts). */
   queue: PokemonQueue;
   client: PokeApiClient;
   store: RecordStore;
@@ -57,6 +58,8 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   let inFlight = 0;
   const startedAt = Date.now();
   const commits = new GroupCommit(deps.redis, store, batches);
+  const limiter = limiterFor(config.rateLimitPerSecond);
+  const pause = new QueuePause(deps.queue, limiter !== undefined, log);
 
   /** Stores the record (if any) and counts the outcome; resolves once both are in Redis. */
   const finish = async (work: FinishedWork): Promise<void> => {
@@ -99,7 +102,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       log.debug({ id, reason: action.reason, attempt: job.attemptsMade + 1, err: (err as Error).message }, 'job attempt failed');
       if (action.kind === 'pause-queue') {
         log.warn({ id, pauseMs: action.pauseMs }, 'API answered 429: pausing the whole queue');
-        await deps.queue.rateLimit(action.pauseMs);
+        await pause.pauseFor(action.pauseMs);
         throw Worker.RateLimitError();
       }
       const final = action.kind === 'fail' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -128,7 +131,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     prefix: config.queuePrefix,
     name: workerId,
     concurrency: deps.concurrency,
-    limiter: limiterFor(config.rateLimitPerSecond),
+    ...(limiter ? { limiter } : {}),
     metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
@@ -160,6 +163,8 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
   watchdog?.watch(worker);
 
   stats.start();
+  // A pause-only limit left by a worker killed mid-pause costs every job three commands: lift it.
+  pause.liftIfOver().catch((err: Error) => log.debug({ err: err.message }, 'could not check for a pause-only rate limit'));
   // A batch's summary waits for its timing: every worker writes what it holds as soon as it
   // hears the batch finished, not at its next flush. (A moment later: a reply to its own last
   // commit of that batch, sent before the message, may still be on its way on another socket.)
@@ -193,6 +198,7 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       clearTimeout(timer);
       if (forced) await worker.close(true);
       watchdog?.stop();
+      pause.stop();
       finishedBatches.close();
       await Promise.all([heartbeat.stop(), stats.stop()]);
       return { forced };
