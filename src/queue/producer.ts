@@ -79,7 +79,7 @@ export async function enqueueBatch(deps: ProducerDeps, req: EnqueueRequest): Pro
       const toAdd = [...ids.fresh, ...ids.finished].sort((a, b) => a - b);
       await batches.countIn(batchId, toAdd.length, ids.stored.length);
       if (ids.live.length) await batches.adopt(batchId, ids.live, 'adopt');
-      await addJobs(queue, toAdd, (id) => ({ name: 'fetch', data: jobData(id, batchId, req.refresh), opts: { ...opts, jobId: jobIdFor(id) } }), progress);
+      await addJobs(queue, toAdd, (id) => ({ name: 'fetch', data: jobData(id, batchId, req.refresh), opts: Object.assign({ jobId: jobIdFor(id) }, opts) }), progress);
       // Another producer may have queued some of these ids between our check and our addBulk; BullMQ
       // then kept its job (same job id) and ignored ours. Those are adopted, not counted as ours:
       // otherwise this batch would wait forever for jobs that report to the other batch.
