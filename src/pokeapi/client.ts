@@ -1,8 +1,6 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
-/** Response headers as undici gives them: lower-case names, repeated ones as arrays. */
-type IncomingHttpHeaders = Record<string, string | string[] | undefined>;
 import type { PokemonRecord } from '../types';
 import { type BodyLimits, decode, decodeInline, parseBody, wireTooLarge } from './body';
 import { BadListError, NotFoundError, PokeApiError, TooLargeError } from './errors';
@@ -13,6 +11,9 @@ import { ParseGate } from './parse-gate';
 import type { ParsePool } from './parse-pool';
 
 const gzip = promisify(zlib.gzip);
+
+/** Response headers as undici gives them: lower-case names, repeated ones as arrays. */
+type IncomingHttpHeaders = Record<string, string | string[] | undefined>;
 
 export interface PokeApiClientOptions extends BodyLimits {
   /** Base URL without a trailing slash, e.g. `https://pokeapi.co/api/v2`. */
@@ -84,9 +85,9 @@ const REQUEST_HEADERS = { 'accept-encoding': 'gzip, br', accept: 'application/js
  * One GET as an undici dispatch handler: the body's chunks gathered up to a byte limit, settled
  * once, by the end of the body, an error, the limit or the deadline. undici's `request()` wraps
  * the same dispatch in a Readable stream, a promise and its own handler, which cost a small job
- * ~15-25 µs of worker CPU out of ~50 (a loopback micro-benchmark of 20,000 GETs at concurrency
- * 100: 50-65 µs per request through `request()` and body events, 33-37 µs through this); the
- * bytes are all we want, so no stream is made.
+ * ~15-25 µs of worker CPU out of ~50 (`node bench/tools/http-client-cost.js`, 20,000 loopback
+ * GETs at concurrency 100: 44-65 µs per request through `request()` and body events, 31-37 µs
+ * through this); the bytes are all we want, so no stream is made.
  */
 class BodyDownload implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
