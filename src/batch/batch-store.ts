@@ -10,7 +10,7 @@ import {
   type Keys,
   type Phase,
 } from '../redis/schema';
-import { AdoptMode, defineScript, IdState, OutcomeCode, OutcomeCount } from '../redis/scripts';
+import { AdoptMode, defineScript, encodeOutcome, IdState, OutcomeCount } from '../redis/scripts';
 import { Histogram } from '../stats/histogram';
 import type { FinishedJob } from '../types';
 import type { BatchSnapshot, BatchSummary } from './batch';
@@ -44,8 +44,8 @@ const SNAPSHOT_FIELDS = [
  * The owner of every batch's state in Redis: creating and adopting (the producer), counting each
  * job's outcome (the worker's group commit, through commit-group.lua), and reading snapshots and
  * summaries (everyone else). Per job, counting costs O(1) Redis work: one bit in the batch's
- * `done` bitmap (which also keeps a job that runs twice from counting twice) and a look in the
- * adopters hash; counters and histograms are added up per call.
+ * `done` bitmap (which also keeps a job that runs twice from counting twice), and a look in the
+ * adopters hash only while an adoption is pending; counters and histograms are added up per call.
  */
 export class BatchStore {
   readonly keys: Keys;
@@ -232,13 +232,3 @@ export function summaryFromHash(batchId: string, hash: Record<string, string>, n
 
 export { OutcomeCount };
 
-/**
- * One job as commit-group.lua reads it: its Pokémon id alone when it completed at its first
- * attempt with a request, as nearly every job does; otherwise id, outcome, cached, attempts made
- * and reason, comma-separated (reasons are words: `not_found`, `server_error`...).
- */
-export function encodeOutcome(j: FinishedJob): string | number {
-  if (j.outcome === 'completed' && !j.cached && j.attemptsMade === 0) return j.id;
-  const outcome = j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed;
-  return `${j.id},${outcome},${j.cached ? 1 : 0},${j.attemptsMade},${j.reason ?? ''}`;
-}

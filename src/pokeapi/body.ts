@@ -74,12 +74,17 @@ export function decodeInline(body: Buffer, encoding: string, maxBytes: number): 
   }
 }
 
-/** Decompresses on libuv's thread pool, off the event loop that the other jobs share (small gzip and deflate bodies at once, bounded). */
+/** Decompresses: small gzip and deflate bodies at once ({@link decodeInline}), the rest on libuv's pool. */
 export async function decode(body: Buffer, encoding: string, maxBytes: number): Promise<Buffer> {
-  const inline = decodeInline(body, encoding, maxBytes);
-  if (inline !== undefined) return inline;
+  return decodeInline(body, encoding, maxBytes) ?? decodeOnPool(body, encoding, maxBytes);
+}
+
+/** Decompresses on libuv's thread pool, off the event loop that the other jobs share. */
+export async function decodeOnPool(body: Buffer, encoding: string, maxBytes: number): Promise<Buffer> {
+  const codec = CODECS[encoding];
+  if (!codec) return identity(body, maxBytes);
   try {
-    return await CODECS[encoding]!.async(body, decodeOptions(body, encoding, maxBytes));
+    return await codec.async(body, decodeOptions(body, encoding, maxBytes));
   } catch (err) {
     throw decodeError(encoding, err, maxBytes);
   }

@@ -2,7 +2,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
 import type { PokemonRecord } from '../types';
-import { type BodyLimits, decode, decodeInline, parseBody, wireTooLarge } from './body';
+import { type BodyLimits, decode, decodeInline, decodeOnPool, parseBody, wireTooLarge } from './body';
 import { BadListError, NotFoundError, PokeApiError, TooLargeError } from './errors';
 import { classifyNetworkError, errorForStatus, sample } from './fetch-policy';
 import { IdListReader, type PokemonList } from './id-list';
@@ -237,14 +237,9 @@ export class PokeApiClient {
     if (threaded) {
       record = await this.pool!.run({ wire, encoding, contentType: download.contentType, id, url, maxBodyBytes: this.opts.maxBodyBytes });
     } else {
-      // A small body is decoded and parsed right here, without a promise (see parseHere).
-      plain = download.status === 200 ? decodeInline(wire, encoding, this.opts.maxBodyBytes) : undefined;
-      const payload = plain !== undefined ? parseBody(plain, download.contentType) : undefined;
-      if (plain === undefined) {
-        const body = await this.parseHere(download, id);
-        plain = body.plain;
-        record = normalizePokemon(body.payload, id, url);
-      } else record = normalizePokemon(payload, id, url);
+      const body = await this.parseHere(download, id);
+      plain = body.plain;
+      record = normalizePokemon(body.payload, id, url);
     }
     const result: FetchedRecord = { record, url, fetchMs: performance.now() - started, wireBytes: wire.length, threaded };
     if (this.opts.keepCompressed) result.gzipped = encoding === 'gzip' ? wire : await gzip(plain!);
@@ -316,9 +311,8 @@ export class PokeApiClient {
    */
   private parseHere(d: Download, id: number): Promise<{ payload: unknown; plain: Buffer }> {
     if (d.status === 200) {
-      let plain: Buffer | undefined;
       try {
-        plain = decodeInline(d.wire, d.encoding, this.opts.maxBodyBytes);
+        const plain = decodeInline(d.wire, d.encoding, this.opts.maxBodyBytes);
         if (plain !== undefined) return Promise.resolve({ payload: parseBody(plain, d.contentType), plain });
       } catch (err) {
         return Promise.reject(err);
@@ -329,7 +323,8 @@ export class PokeApiClient {
         const shown = d.cut ? `(over ${ERROR_BODY_MAX_BYTES} bytes, not shown)` : await this.errorSample(d);
         throw errorForStatus(id, d.status, d.headers, shown);
       }
-      const plain = await decode(d.wire, d.encoding, this.opts.maxBodyBytes);
+      // Not small enough to decode at once (tried above): on the pool.
+      const plain = await decodeOnPool(d.wire, d.encoding, this.opts.maxBodyBytes);
       return { payload: parseBody(plain, d.contentType), plain };
     });
   }

@@ -220,4 +220,3 @@ function finishedJob(
   const now = Date.now();
   return { id, batchId, outcome, reason, cached, attemptsMade: job.attemptsMade, waitMs: (job.processedOn ?? now) - job.timestamp, fetchMs, totalMs: now - job.timestamp };
 }
-

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root';
 import type { RedisClient } from './connection';
+import type { FinishedJob } from '../types';
 import { LUA_NAMES } from './schema';
 
 /**
@@ -24,6 +25,18 @@ export const OutcomeCount = { counted: 1, duplicate: 0, noBatch: 2, countedLast:
 export const countedInBatch = (count: number) => count === OutcomeCount.counted || count === OutcomeCount.countedLast;
 /** How commit-group is told a job ended. */
 export const OutcomeCode = { completed: 'c', failed: 'f' } as const;
+
+/**
+ * One job as commit-group.lua reads it: its Pokémon id alone when it completed at its first
+ * attempt with a request, as nearly every job does; otherwise id, outcome, cached, attempts made
+ * and reason, comma-separated (reasons are words: `not_found`, `server_error`...).
+ */
+export function encodeOutcome(j: FinishedJob): string | number {
+  if (j.outcome === 'completed' && !j.cached && j.attemptsMade === 0) return j.id;
+  const outcome = j.outcome === 'failed' ? OutcomeCode.failed : OutcomeCode.completed;
+  return `${j.id},${outcome},${j.cached ? 1 : 0},${j.attemptsMade},${j.reason ?? ''}`;
+}
+
 /** adopt-ids modes. */
 export const AdoptMode = { adopt: 'adopt', check: 'check' } as const;
 
