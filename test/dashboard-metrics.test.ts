@@ -78,6 +78,13 @@ describe('/metrics with two worker processes', () => {
     expect(fetchSum).toBeGreaterThanOrEqual(30 * 0.04);
     expect(fetchSum).toBeLessThan(30 * 10);
 
+    // bull-board's chart reads BullMQ's job metrics, which the workers write at their flush (not
+    // BullMQ per job): the same 30, none failed, through bull-board's own API.
+    type BullMetrics = { completed: { meta: { count: number }; data: number[] } | null; failed: { meta: { count: number } } | null };
+    const chart = (await (await fetch(`${dashboard.url}/admin/queues/api/queues/pokemon/metrics`)).json()) as BullMetrics;
+    expect(chart.completed?.meta.count).toBe(30);
+    expect(chart.failed?.meta.count ?? 0).toBe(0);
+
     // Both processes did part of the work, and /api/stats says which (as their heartbeats, every 2 s, tell).
     type Stats = { workers: { live: number; list: { pid: number; jobsPerSecond: number }[] } };
     let stats: Stats | undefined;

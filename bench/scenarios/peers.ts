@@ -27,7 +27,7 @@ import { fmt, med, pairedRatio, sample } from '../lib/stats';
 
 const CONCURRENCY = 100;
 
-type Contender = 'ours' | 'hand-rolled' | 'bullmq' | 'bullmq-like-ours';
+type Contender = 'ours' | 'hand-rolled' | 'bullmq';
 
 interface Run {
   jobsPerSecond: number;
@@ -45,8 +45,8 @@ export const peers: Scenario = {
     const reps = ctx.opts.quick ? 2 : 5;
     const api = await startSmallApi(count);
     try {
-      const runs: Record<Contender, Run[]> = { ours: [], 'hand-rolled': [], bullmq: [], 'bullmq-like-ours': [] };
-      const order: Contender[] = ['ours', 'hand-rolled', 'bullmq', 'bullmq-like-ours'];
+      const runs: Record<Contender, Run[]> = { ours: [], 'hand-rolled': [], bullmq: [] };
+      const order: Contender[] = ['ours', 'hand-rolled', 'bullmq'];
       await runOne(ctx, api, count, 'bullmq'); // unmeasured: JIT, Redis and allocator warm-up
       for (let rep = 0; rep < reps; rep++) {
         for (let i = 0; i < order.length; i++) {
@@ -57,8 +57,7 @@ export const peers: Scenario = {
         ctx.log(
           `  rep ${rep + 1}/${reps}: ours ${fmt(last('ours').jobsPerSecond)}/s ${fmt(last('ours').redisUs, 1)} µs Redis, ` +
             `hand-rolled ${fmt(last('hand-rolled').jobsPerSecond)}/s ${fmt(last('hand-rolled').redisUs, 1)} µs, ` +
-            `bare BullMQ ${fmt(last('bullmq').jobsPerSecond)}/s ${fmt(last('bullmq').redisUs, 1)} µs, ` +
-            `with our worker options ${fmt(last('bullmq-like-ours').jobsPerSecond)}/s ${fmt(last('bullmq-like-ours').redisUs, 1)} µs`,
+            `bare BullMQ ${fmt(last('bullmq').jobsPerSecond)}/s ${fmt(last('bullmq').redisUs, 1)} µs`,
         );
       }
       const of = (who: Contender, k: keyof Run) => runs[who].map((r) => r[k]);
@@ -121,10 +120,9 @@ export const peers: Scenario = {
             title: 'Medians per contender (CPU in µs per job: redis-server from INFO cpu, the worker process from /proc/<pid>/stat)',
             header: ['contender', 'jobs/s', 'Redis CPU µs/job', 'worker CPU µs/job', 'what it does per job'],
             rows: [
-              row('pokequeue', 'ours', 'BullMQ (metrics) + HTTP GET, gunzip, parse, normalize, group commit (records, outcome bits, batch counters) + 1 s statistics flush'),
+              row('pokequeue', 'ours', 'BullMQ + HTTP GET, gunzip, parse, normalize, group commit (records, outcome bits, batch counters) + 1 s statistics flush (with BullMQ\'s job metrics)'),
               row('hand-rolled worker', 'hand-rolled', 'BullMQ + HTTP GET, gunzip, parse, one HSET'),
               row('bare BullMQ', 'bullmq', 'BullMQ only: add, fetch + lock, complete'),
-              row("bare BullMQ with pokequeue's worker options", 'bullmq-like-ours', 'the same, with BullMQ metrics (bull-board\'s chart), as pokequeue\'s worker runs with the rate limit off'),
             ],
           },
         ],
@@ -153,7 +151,7 @@ async function runOne(ctx: ScenarioContext, api: SmallApi, count: number, who: C
               env,
               concurrency: CONCURRENCY,
               script: resolve(DIST_BENCH, 'baselines/noop-worker.js'),
-              args: [String(CONCURRENCY), ...(who === 'bullmq-like-ours' ? ['--like-ours'] : [])],
+              args: [String(CONCURRENCY)],
               readyText: 'noop worker ready',
             },
     );
@@ -164,7 +162,7 @@ async function runOne(ctx: ScenarioContext, api: SmallApi, count: number, who: C
     const started = performance.now();
     let batchId: string | undefined;
     if (who === 'ours') batchId = (await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' })).batchId;
-    else if (who === 'bullmq' || who === 'bullmq-like-ours') await addBulk(app, ids, jobOptions(app.config), (id) => ({ id, batchId: 'b-bench0000-000000' }));
+    else if (who === 'bullmq') await addBulk(app, ids, jobOptions(app.config), (id) => ({ id, batchId: 'b-bench0000-000000' }));
     else await addBulk(app, ids, HAND_ROLLED_JOB_OPTIONS, (id) => ({ id }));
     await waitUntil(
       async () => {

@@ -1,4 +1,4 @@
-import { DelayedError, MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BatchStore } from '../batch/batch-store';
 import { FinishedBatches } from '../batch/batch-watch';
@@ -133,7 +133,8 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
     name: workerId,
     concurrency: deps.concurrency,
     ...(limiter ? { limiter } : {}),
-    metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+    // No `metrics`: BullMQ's job metrics (bull-board's chart) are written by the statistics flush,
+    // once a second, not by BullMQ with two more commands in every job's moveToFinished.
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
     maxStalledCount: config.maxStalledCount,

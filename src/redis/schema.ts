@@ -19,6 +19,7 @@
  * | `<p>:stats:m:<minute start ms>`      | hash   | one minute of counters and histograms                      | worker (flush)        |
  * | `<p>:stats:s:<5 s slot start ms>`    | hash   | five seconds of counts, total and per batch                 | worker (flush)        |
  * | `<p>:workers`                        | hash   | worker id → heartbeat JSON                                  | worker                |
+ * | `<p>:pokemon:metrics:<completed|failed>` (+ `:data`) | hash, list | BullMQ's job metrics (count per minute), as BullMQ writes them | worker (flush) |
  * | `<p>:batch-finished` (channel)       | pubsub | a batch id, published when its last job is counted          | worker, producer (Lua) |
  * | `<p>:name-catalog`                   | hash   | every name the API's list gives → id, and {@link CATALOG_FIELD} | producer (names, `all`) |
  */
@@ -50,8 +51,14 @@ export function keysFor(prefix: string) {
     nameCatalog: `${prefix}:name-catalog`,
     /** BullMQ's key for a job is this plus the job id (`<prefix>:pokemon:pokemon-25`). */
     jobKeyPrefix: `${prefix}:${QUEUE_NAME}:`,
+    /** BullMQ's job metrics (bull-board's chart), hash and data list, as Queue#getMetrics reads them. */
+    bullmqMetrics: (type: 'completed' | 'failed') => `${prefix}:${QUEUE_NAME}:metrics:${type}`,
+    bullmqMetricsData: (type: 'completed' | 'failed') => `${prefix}:${QUEUE_NAME}:metrics:${type}:data`,
   };
 }
+
+/** One data point per minute for a week: BullMQ's MetricsTime.ONE_WEEK, bull-board's longest chart. */
+export const BULLMQ_METRICS_MAX_POINTS = 7 * 24 * 60;
 
 export type Keys = ReturnType<typeof keysFor>;
 

@@ -2,6 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import {
+  BULLMQ_METRICS_MAX_POINTS,
   countField,
   FAILURE_FIELD_PREFIX,
   histogramField,
@@ -150,6 +151,8 @@ class SlotKey {
   }
 }
 
+type MetricsCommander = ChainableCommander & { pokequeueCollectMetrics(hash: string, data: string, n: number, now: number, maxPoints: number): unknown };
+
 /** A hash to write at the next flush: its tally, its TTL (none for totals and batches), and whether its maxima are kept. */
 interface Pending {
   tally: Tally;
@@ -162,9 +165,9 @@ interface Pending {
  * the all-time totals, the minute slot and the five-second slot it finished in, and its batch's
  * timing histograms; the sums go to Redis in one MULTI of HINCRBYs every
  * {@link STATS_FLUSH_INTERVAL_MS}, when a batch finishes (the worker hears it) and at shutdown.
- * So the dashboard's charts, percentiles, `/metrics` and every batch's timing cost Redis a few
- * hundred field increments per second per worker, whatever the number of jobs, not fields per
- * job; a `kill -9` loses at most the last interval's timing of that one worker. Batch counters
+ * So the dashboard's charts, percentiles, `/metrics`, every batch's timing and BullMQ's own job
+ * metrics (bull-board's chart, collect-metrics.lua) cost Redis a few hundred field increments
+ * per second per worker, whatever the number of jobs, not fields per job; a `kill -9` loses at most the last interval's timing of that one worker. Batch counters
  * are not kept here: they are exact, in commit-group.lua.
  *
  * Slots are placed by Redis's clock (the worker's, corrected by the offset each flush measures),
@@ -198,6 +201,7 @@ export class FleetStatsRecorder {
     this.minuteKey = new SlotKey(MINUTE_SLOT_MS, this.keys.minuteSlot);
     this.shortKey = new SlotKey(SHORT_SLOT_MS, this.keys.shortSlot);
     defineScript(redis, 'pokequeueRaiseMax', 'raise-max', 1);
+    defineScript(redis, 'pokequeueCollectMetrics', 'collect-metrics', 2);
   }
 
   /**
@@ -299,6 +303,13 @@ export class FleetStatsRecorder {
       if (p.ttl !== undefined) tx.expire(key, p.ttl);
       const maxima = p.maxima ? p.tally.maxFields() : [];
       if (maxima.length) (tx as ChainableCommander & { pokequeueRaiseMax(key: string, ...pairs: (string | number)[]): unknown }).pokequeueRaiseMax(key, ...maxima);
+    }
+    // BullMQ's own job metrics (bull-board's chart) from the same counts: the worker runs BullMQ
+    // without its `metrics` option, which wrote them with two commands per job.
+    const totals = batch.get(this.keys.totals)?.tally;
+    for (const type of ['completed', 'failed'] as const) {
+      const n = totals?.[type] ?? 0;
+      if (n > 0) (tx as MetricsCommander).pokequeueCollectMetrics(this.keys.bullmqMetrics(type), this.keys.bullmqMetricsData(type), n, Date.now() + this.offsetMs, BULLMQ_METRICS_MAX_POINTS);
     }
     const sentAt = Date.now();
     try {
