@@ -9,6 +9,10 @@
  * - `outcomes only`: the same jobs without records (what counting costs by itself);
  * - `one HSET per job`: the hand-rolled worker's write, 4 fields per job, pipelined G at a time.
  *
+ * With 2,000 jobs the names hash is a listpack (searched linearly) for a quarter of the run, so
+ * the claim weighs more here than in a long run: bench/tools/name-claim-redis-cost.js measures
+ * it over 20,000 names.
+ *
  * usage: npm run build && node bench/tools/group-commit-redis-cost.js [G]
  */
 const { startCallgrindRedis, DIST } = require('./callgrind-redis');
