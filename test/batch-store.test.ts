@@ -243,6 +243,21 @@ describe('the producer and the batch it creates', () => {
     await ctx.queue.obliterate({ force: true });
   });
 
+  it('classifies stored, queued, finished and new ids, in parts of a thousand and id by id where needed', async () => {
+    const p = 'classify-' + Date.now();
+    const batches = new BatchStore(redis.client, p);
+    const k = keysFor(p);
+    // Part one (ids 1-1000): one of each kind; part two (1001-2500): only new ids, the fast path.
+    await redis.client.hset(k.records, '7', '{}', '1500', '{}');
+    await redis.client.hset(`${k.jobKeyPrefix}${jobIdFor(8)}`, 'data', '{}');
+    await redis.client.hset(`${k.jobKeyPrefix}${jobIdFor(9)}`, 'data', '{}', 'finishedOn', '1');
+    const ids = Array.from({ length: 2500 }, (_, i) => i + 1);
+    const fresh = ids.filter((id) => ![7, 8, 9, 1500].includes(id));
+    expect(await batches.classify(ids, false)).toEqual({ fresh, stored: [7, 1500], live: [8], finished: [9] });
+    // Refreshing, stored ids are fetched again: new unless queued.
+    expect(await batches.classify(ids, true)).toEqual({ fresh: ids.filter((id) => ![8, 9].includes(id)), stored: [], live: [8], finished: [9] });
+  });
+
   it('adopts ids another batch is fetching, and finishes when that batch\'s jobs are counted', async () => {
     const a = await enqueueBatch(ctx, { ids: IdSet.of([1, 2, 3]), refresh: false, spec: '1-3' });
     const b = await enqueueBatch(ctx, { ids: IdSet.of([2, 3, 4]), refresh: false, spec: '2-4' });
