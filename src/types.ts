@@ -27,7 +27,8 @@
  *   parsed body) and total (enqueued → finished) time in milliseconds.
  * - **statistics**: timing histograms (src/stats/histogram.ts: percentiles within 5%), counts and
  *   throughput, summed in each worker and **flushed** to Redis every second, when a batch ends
- *   and at shutdown; a crash loses at most one flush interval of one worker's.
+ *   and at shutdown, with BullMQ's own job metrics (bull-board's chart); a crash loses at most
+ *   one flush interval of one worker's.
  * - **schema**: every key, field and encoding pokequeue writes in Redis besides BullMQ's
  *   (src/redis/schema.ts), shared by the TypeScript and the Lua scripts.
  */
