@@ -43,6 +43,7 @@ const EXPECTED_FILES = [
   'src/redis/lua/adopt-ids.lua', // the Redis scripts, read at run time (src/redis/scripts.ts)
   'src/redis/lua/claim-names.lua',
   'src/redis/lua/classify-ids.lua',
+  'src/redis/lua/collect-metrics.lua',
   'src/redis/lua/commit-group.lua',
   'src/redis/lua/create-batch.lua',
   'src/redis/lua/includes/claim-names.lua',
