@@ -2,8 +2,9 @@
   collect-metrics: BullMQ's own job metrics (what bull-board's chart draws), written for many jobs
   at once by a worker's statistics flush rather than by BullMQ for every job it finishes. The
   same keys and the same rule as BullMQ's includes/collectMetrics.lua (bullmq 6.7), with the
-  count raised by N instead of 1: a running count, and one data point per minute (the jobs
-  counted in that minute, newest first, N-1 zeros for minutes with none), at most maxDataPoints.
+  count raised by N instead of 1: a running count, and one data point per minute, newest first
+  (the jobs counted in a minute, pushed when the first flush of a later minute comes, then a zero
+  for each minute in between), at most maxDataPoints.
   Done per job, inside BullMQ's moveToFinished, it cost Redis two commands per job (bench/CHANGES.md).
 
   Input:
