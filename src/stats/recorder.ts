@@ -167,8 +167,9 @@ interface Pending {
  * {@link STATS_FLUSH_INTERVAL_MS}, when a batch finishes (the worker hears it) and at shutdown.
  * So the dashboard's charts, percentiles, `/metrics`, every batch's timing and BullMQ's own job
  * metrics (bull-board's chart, collect-metrics.lua) cost Redis a few hundred field increments
- * per second per worker, whatever the number of jobs, not fields per job; a `kill -9` loses at most the last interval's timing of that one worker. Batch counters
- * are not kept here: they are exact, in commit-group.lua.
+ * per second per worker, whatever the number of jobs, not fields per job; a `kill -9` loses at
+ * most the last interval's counts of that one worker. Batch counters are not kept here: they
+ * are exact, in commit-group.lua.
  *
  * Slots are placed by Redis's clock (the worker's, corrected by the offset each flush measures),
  * so workers on machines with drifting clocks fill the same minute.
