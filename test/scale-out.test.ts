@@ -230,7 +230,6 @@ describe('scale-out', () => {
         fixture,
         `
 const mode = process.argv[2];
-process.send && process.send({ type: ${JSON.stringify(WORKER_READY_MESSAGE)} });
 if (mode === 'crash') setTimeout(() => process.exit(1), 20);
 if (mode === 'usage') process.exit(2);
 if (mode === 'chatty') {
@@ -244,6 +243,10 @@ process.on('SIGTERM', () => {
   // 'slow' takes its time to finish jobs in flight, like a real worker.
   setTimeout(() => process.exit(0), mode === 'slow' ? 20000 : 10);
 });
+// Ready only once the handler exists, as the real worker does (src/cli/commands/worker.ts): sent
+// before it, the message could reach a fast supervisor whose SIGTERM then found no handler, and
+// the child died at once (seen in CI).
+process.send && process.send({ type: ${JSON.stringify(WORKER_READY_MESSAGE)} });
 setInterval(() => {}, 1000);
 `,
       );
