@@ -19,7 +19,7 @@ import { jobIdFor } from '../../src/redis/schema';
 import type { PokemonJobData } from '../../src/types';
 import { openApp, waitForBatchDone, type BenchApp } from '../lib/app';
 import type { Scenario, ScenarioContext } from '../lib/context';
-import { benchEnv, dropPrefix, freshPrefix, redisCpuMs, sleep, waitUntil } from '../lib/infra';
+import { benchEnv, dropPrefix, freshPrefix, ownCpuMs, redisCpuMs, sleep, waitUntil } from '../lib/infra';
 import { DIST_BENCH, procCpuMs, startWorker, type WorkerProcess } from '../lib/processes';
 import type { Check, ScenarioReport } from '../lib/report';
 import { startSmallApi, type SmallApi } from '../lib/small-api';
@@ -62,8 +62,7 @@ export const peers: Scenario = {
           const r = runs[who].at(-1)!;
           return `${fmt(r.jobsPerSecond)}/s, CPU µs/job Redis ${fmt(r.redisUs, 1)} worker ${fmt(r.workerUs, 0)} bench ${fmt(r.benchUs, 0)}`;
         };
-        ctx.log(`  rep ${rep + 1}/${reps}: ours ${line('ours')}; hand-rolled ${line('hand-rolled')}; bare BullMQ ${line('bullmq')}`,
-        );
+        ctx.log(`  rep ${rep + 1}/${reps}: ours ${line('ours')}; hand-rolled ${line('hand-rolled')}; bare BullMQ ${line('bullmq')}`);
       }
       const of = (who: Contender, k: keyof Run) => runs[who].map((r) => r[k]);
       const redisRatio = pairedRatio(of('ours', 'redisUs'), of('bullmq', 'redisUs'));
@@ -164,7 +163,7 @@ async function runOne(ctx: ScenarioContext, api: SmallApi, count: number, who: C
     const ids = Array.from({ length: count }, (_, i) => i + 1);
     const redis0 = await redisCpuMs(ctx.redis.client);
     const cpu0 = procCpuMs(worker.pid);
-    const bench0 = process.cpuUsage();
+    const bench0 = ownCpuMs();
     const started = performance.now();
     let batchId: string | undefined;
     if (who === 'ours') batchId = (await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' })).batchId;
@@ -185,13 +184,13 @@ async function runOne(ctx: ScenarioContext, api: SmallApi, count: number, who: C
     }
     const ms = performance.now() - started;
     const cpu1 = procCpuMs(worker.pid);
-    const bench1 = process.cpuUsage(bench0);
+    const bench1 = ownCpuMs();
     const redis1 = await redisCpuMs(ctx.redis.client);
     return {
       jobsPerSecond: (count / ms) * 1000,
       redisUs: ((redis1 - redis0) * 1000) / count,
       workerUs: cpu0 === null || cpu1 === null ? NaN : ((cpu1 - cpu0) * 1000) / count,
-      benchUs: (bench1.user + bench1.system) / count,
+      benchUs: ((bench1 - bench0) * 1000) / count,
     };
   } finally {
     await worker?.stop();
