@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { resolve } from 'node:path';
 import { appRoutes } from '@bull-board/api/dist/routes';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -20,6 +21,7 @@ import { startTestRedis, type TestRedis } from './helpers/redis';
 const REDIS_PASSWORD = 'redis-s3cret-9f2e';
 const DASHBOARD_PASSWORD = 'pika:chu-s3cret-41aa';
 const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = resolve(__dirname, '../test-artifacts');
 const maybe = existsSync(CHROMIUM) ? it : it.skip;
 
 interface Answer {
@@ -360,9 +362,22 @@ describe('the dashboard against forged and cross-site requests', () => {
       const page = await browser.newPage();
       const requested: string[] = [];
       page.on('request', (r) => requested.push(r.url()));
+      // What the page went through, for the failure message: bull-board renders the list only
+      // after its API answers, and CI once saw the text not appear in 15 s.
+      const trail: string[] = [];
+      page.on('response', (r) => trail.push(`${r.status()} ${r.url()}`));
+      page.on('requestfailed', (r) => trail.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+      page.on('console', (m) => trail.push(`console.${m.type()}: ${m.text()}`));
       await page.goto(`http://127.0.0.1:${open.port}/admin/queues/queue/pokemon?status=failed`);
-      await page.getByText(/onerror="window\.__pwned=1"/).first().waitFor({ timeout: 15_000 });
-      await page.getByText(/onerror=\\?"window\.__pwned=3/).first().waitFor({ timeout: 15_000 });
+      try {
+        await page.getByText(/onerror="window\.__pwned=1"/).first().waitFor({ timeout: 30_000 });
+        await page.getByText(/onerror=\\?"window\.__pwned=3/).first().waitFor({ timeout: 15_000 });
+      } catch (err) {
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: `${ARTIFACTS}/hostile-dashboard-failed-jobs.png`, fullPage: true });
+        const text = (await page.locator('body').innerText()).slice(0, 1500);
+        throw new Error(`${(err as Error).message}\n\npage text:\n${text}\n\nwhat the page did:\n${trail.join('\n')}`);
+      }
       expect(await page.evaluate('window.__pwned')).toBeUndefined();
       expect(await page.locator('img[src="x"]').count()).toBe(0);
       expect(requested.filter((u) => /\/x$/.test(u))).toEqual([]);
