@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { CLI, runCli, startWorker, type WorkerProcess } from './helpers/processes';
 import { startTestRedis, type TestRedis } from './helpers/redis';
 
-/** Keys the producer could have written; workers' own housekeeping keys come and go on their own. */
 /** Every key but BullMQ's two that expire by themselves (the stalled-check lock, the limiter window). */
 async function snapshotKeys(client: Redis): Promise<string[]> {
   return (await client.keys('*')).filter((k) => !k.endsWith(':stalled-check') && !k.endsWith(':limiter')).sort();
