@@ -85,10 +85,14 @@ export function startPokemonWorker(deps: PokemonWorkerDeps): RunningPokemonWorke
       // can exist meanwhile (one job id per Pokémon). Only a job run again can find its record
       // stored: its worker died after storing it, before BullMQ heard the job completed. So only
       // a re-run asks the store first: a stored id costs it no request, and a first run costs
-      // Redis no extra round trip.
+      // Redis no extra round trip. The stored record goes through the group commit again: the
+      // records' HSET and the claim of their names are two commands, and the run that died may
+      // have got only the first into Redis (a cut-off link, a restart that lost the last writes).
+      // A record without a name (not written by pokequeue) is counted, not rewritten.
       const rerun = job.attemptsStarted > 1 || job.attemptsMade > 0;
-      if (!refresh && rerun && (await store.has(id))) {
-        await finish({ job: ended('completed', true) });
+      const stored = !refresh && rerun ? await store.get(id) : null;
+      if (stored) {
+        await finish({ record: typeof stored.name === 'string' ? stored : undefined, job: ended('completed', true) });
         return { cached: true };
       }
       const fetched = await client.fetchRecord(id);

@@ -72,10 +72,6 @@ export class RecordStore {
     return { names: this.keys.names, records: this.keys.records };
   }
 
-  async has(id: number): Promise<boolean> {
-    return (await this.redis.hexists(this.keys.records, String(id))) === 1;
-  }
-
   async get(id: number): Promise<PokemonRecord | null> {
     const json = await this.redis.hget(this.keys.records, String(id));
     return json ? decodeRecord(json) : null;
