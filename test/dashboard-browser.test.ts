@@ -1,7 +1,8 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
+import { artifactPath } from './helpers/artifacts';
 import { runCli, startDashboard, startWorker, type DashboardProcess, type WorkerProcess } from './helpers/processes';
 import { startTestRedis, type TestRedis } from './helpers/redis';
 import { until } from './helpers/until';
@@ -12,7 +13,6 @@ const maybe = haveChromium ? it : it.skip;
 if (!haveChromium) console.warn(`dashboard browser test skipped: no Chromium at ${CHROMIUM} (CI installs it; locally: apt-get install chromium)`);
 
 /** Screenshots for a human to look at (gitignored). `UPDATE_DOCS_SCREENSHOT=1` also copies /stats to docs/stats.png. */
-const ARTIFACTS = resolve(__dirname, '../test-artifacts');
 const DOCS_SCREENSHOT = resolve(__dirname, '../docs/stats.png');
 const PREFIX = 'dash-browser';
 const FIRST_BATCH = '1-150,20001-20004'; // 150 Pokémon and 4 ids the API does not know
@@ -89,7 +89,6 @@ describe('the dashboard in a real browser (pokequeue dashboard, with authenticat
 
   beforeAll(async () => {
     if (!haveChromium) return;
-    mkdirSync(ARTIFACTS, { recursive: true });
     redis = await startTestRedis();
     sim = await startSimulator({ latencyMs: 30, jitterMs: 30 });
     env = { REDIS_URL: redis.url, POKEAPI_URL: sim.url, QUEUE_PREFIX: PREFIX, RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '4' };
@@ -138,7 +137,7 @@ describe('the dashboard in a real browser (pokequeue dashboard, with authenticat
     expect([icon, iconAnswer.status(), iconAnswer.headers()['content-type']]).toEqual([icon, 200, expect.stringMatching(/^image\//)]);
     // While the second batch runs (if it is not done already): a progress bar, a rate, an ETA.
     await page.locator('.badge-running').first().waitFor({ timeout: 3000 }).catch(() => undefined);
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-stats-running.png`, fullPage: true });
+    await page.screenshot({ path: artifactPath('dashboard-stats-running.png'), fullPage: true });
 
     // The page keeps polling: once every job is done it shows the final numbers without a reload.
     await page.locator('#tile-completed', { hasText: /^500$/ }).waitFor({ timeout: 20_000 });
@@ -212,10 +211,10 @@ describe('the dashboard in a real browser (pokequeue dashboard, with authenticat
       200,
     );
 
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-stats.png`, fullPage: true });
+    await page.screenshot({ path: artifactPath('dashboard-stats.png'), fullPage: true });
     expect(external).toEqual([]);
     expect(problems).toEqual([]);
-    if (process.env.UPDATE_DOCS_SCREENSHOT === '1') copyFileSync(`${ARTIFACTS}/dashboard-stats.png`, DOCS_SCREENSHOT);
+    if (process.env.UPDATE_DOCS_SCREENSHOT === '1') copyFileSync(artifactPath('dashboard-stats.png'), DOCS_SCREENSHOT);
     await page.close();
   });
 
@@ -231,7 +230,7 @@ describe('the dashboard in a real browser (pokequeue dashboard, with authenticat
     const overview = await page.locator('main').innerText();
     expect(overview).toMatch(/COMPLETED\s+500/i);
     expect(overview).toMatch(/FAILED\s+4/i);
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-bull-board.png` });
+    await page.screenshot({ path: artifactPath('dashboard-bull-board.png') });
 
     await page.goto(`${dashboard!.url}/admin/queues/queue/pokemon`);
     await page.getByText('Throughput (jobs / min)').waitFor();
@@ -245,7 +244,7 @@ describe('the dashboard in a real browser (pokequeue dashboard, with authenticat
     expect(ys.length).toBeGreaterThan(30);
     expect(Math.max(...ys) - Math.min(...ys)).toBeGreaterThan(50);
     expect(await page.locator('main').innerText()).toMatch(/500\s+Completed \(last 60 min\)/);
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-bull-board-queue.png` });
+    await page.screenshot({ path: artifactPath('dashboard-bull-board-queue.png') });
 
     // The failed jobs are there with their reason, one click away.
     await page.goto(`${dashboard!.url}/admin/queues/queue/pokemon?status=failed`);

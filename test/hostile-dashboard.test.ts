@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { resolve } from 'node:path';
 import { appRoutes } from '@bull-board/api/dist/routes';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { PAGE_MAX_BYTES } from '../src/dashboard/pokemon-api';
+import { artifactPath } from './helpers/artifacts';
 import { json, payload, startHostileApi, type HostileApi } from './helpers/hostile-api';
 import { CLI, cliEnv, runCli, startWorker } from './helpers/processes';
 import { startTestRedis, type TestRedis } from './helpers/redis';
@@ -21,7 +21,6 @@ import { startTestRedis, type TestRedis } from './helpers/redis';
 const REDIS_PASSWORD = 'redis-s3cret-9f2e';
 const DASHBOARD_PASSWORD = 'pika:chu-s3cret-41aa';
 const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve(__dirname, '../test-artifacts');
 const maybe = existsSync(CHROMIUM) ? it : it.skip;
 
 interface Answer {
@@ -373,8 +372,7 @@ describe('the dashboard against forged and cross-site requests', () => {
         await page.getByText(/onerror="window\.__pwned=1"/).first().waitFor({ timeout: 30_000 });
         await page.getByText(/onerror=\\?"window\.__pwned=3/).first().waitFor({ timeout: 15_000 });
       } catch (err) {
-        mkdirSync(ARTIFACTS, { recursive: true });
-        await page.screenshot({ path: `${ARTIFACTS}/hostile-dashboard-failed-jobs.png`, fullPage: true });
+        await page.screenshot({ path: artifactPath('hostile-dashboard-failed-jobs.png'), fullPage: true });
         const text = (await page.locator('body').innerText()).slice(0, 1500);
         throw new Error(`${(err as Error).message}\n\npage text:\n${text}\n\nwhat the page did:\n${trail.join('\n')}`);
       }

@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { artifactPath } from './artifacts';
 
 /** One row of the README's Guarantees table, as a fault test measured it. */
 export interface GuaranteeOutcome {
@@ -15,8 +15,6 @@ export interface GuaranteeOutcome {
 
 /** Writes the measured outcome to test-artifacts/guarantees/, where the README's table is filled from. */
 export function recordGuarantee(key: string, outcome: GuaranteeOutcome): void {
-  const dir = resolve(__dirname, '../../test-artifacts/guarantees');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(resolve(dir, `${key}.json`), `${JSON.stringify(outcome, null, 2)}\n`);
+  writeFileSync(artifactPath('guarantees', `${key}.json`), `${JSON.stringify(outcome, null, 2)}\n`);
   process.stdout.write(`guarantee ${key}: ${JSON.stringify(outcome)}\n`);
 }
