@@ -25,8 +25,7 @@ const COUNT = Number(process.env.COUNT || 20_000);
   const { openApp } = require(`${DIST}/bench/lib/app.js`);
   const { enqueueBatch } = require(`${DIST}/src/queue/producer.js`);
   const { IdSet } = require(`${DIST}/src/ids/id-set.js`);
-  const { jobOptions } = require(`${DIST}/src/queue/job-policy.js`);
-  const { jobIdFor } = require(`${DIST}/src/redis/schema.js`);
+  const { addRaw } = require(`${DIST}/bench/scenarios/queue-overhead.js`);
   const { luaSource } = require(`${DIST}/src/redis/scripts.js`);
   const bullmqScripts = require(`${ROOT}/node_modules/bullmq/dist/cjs/scripts/index.js`);
   const redis = await startBenchRedis();
@@ -34,20 +33,8 @@ const COUNT = Number(process.env.COUNT || 20_000);
 
   const add = {
     enqueueBatch: (app) => enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' }),
-    addBulk: async (app) => {
-      for (let i = 0; i < ids.length; i += 1000) await app.queue.addBulk(bulk(app, ids.slice(i, i + 1000)));
-    },
-    'addBulk, 2 in flight': async (app) => {
-      let next = 0;
-      const lane = async () => {
-        while (next < ids.length) await app.queue.addBulk(bulk(app, ids.slice(next, (next += 1000))));
-      };
-      await Promise.all([lane(), lane()]);
-    },
-  };
-  const bulk = (app, chunk) => {
-    const opts = jobOptions(app.config);
-    return chunk.map((id) => ({ name: 'fetch', data: { id, batchId: 'b-bench0000-000000' }, opts: { ...opts, jobId: jobIdFor(id) } }));
+    addBulk: (app) => addRaw(app, ids, 'b-bench0000-000000', 1000, 1),
+    'addBulk, 2 in flight': (app) => addRaw(app, ids, 'b-bench0000-000000', 1000, 2),
   };
   const measure = async (who) => {
     const prefix = freshPrefix(`producer-cpu-${who.replace(/\W+/g, '-')}`);

@@ -16,8 +16,7 @@ const COUNT = 5000;
   const { openApp } = require(`${DIST}/bench/lib/app.js`);
   const { enqueueBatch } = require(`${DIST}/src/queue/producer.js`);
   const { IdSet } = require(`${DIST}/src/ids/id-set.js`);
-  const { jobOptions } = require(`${DIST}/src/queue/job-policy.js`);
-  const { jobIdFor } = require(`${DIST}/src/redis/schema.js`);
+  const { addRaw } = require(`${DIST}/bench/scenarios/queue-overhead.js`);
   const redis = await startCallgrindRedis();
   try {
     for (const who of ['addBulk', 'enqueueBatch', 'addBulk', 'enqueueBatch']) {
@@ -29,10 +28,7 @@ const COUNT = 5000;
           await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' });
           return;
         }
-        const opts = jobOptions(app.config);
-        for (let i = 0; i < ids.length; i += 1000) {
-          await app.queue.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'fetch', data: { id, batchId: 'b-bench0000-000000' }, opts: { ...opts, jobId: jobIdFor(id) } })));
-        }
+        await addRaw(app, ids, 'b-bench0000-000000', 1000, 1);
       });
       await app.close();
       console.log(`${who.padEnd(13)} ${Math.round(ir / COUNT).toLocaleString('en-US').padStart(8)} Redis instructions per job (${COUNT} new ids)`);
