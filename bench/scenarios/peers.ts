@@ -9,25 +9,16 @@
  * to the jobs, adding included. Every machine's workers share one Redis, so its CPU per job is the
  * fleet's ceiling.
  */
-import { resolve } from 'node:path';
-import type { JobsOptions } from 'bullmq';
-import { HAND_ROLLED_JOB_OPTIONS } from '../baselines/hand-rolled-options';
-import { jobOptions } from '../../src/queue/job-policy';
-import { IdSet } from '../../src/ids/id-set';
-import { enqueueBatch } from '../../src/queue/producer';
-import { jobIdFor } from '../../src/redis/schema';
-import type { PokemonJobData } from '../../src/types';
-import { openApp, waitForBatchDone, type BenchApp } from '../lib/app';
+import { addAndDrain, contenderWorker, type Contender } from '../lib/contenders';
+import { openApp } from '../lib/app';
 import type { Scenario, ScenarioContext } from '../lib/context';
-import { benchEnv, dropPrefix, freshPrefix, ownCpuMs, redisCpuMs, sleep, waitUntil } from '../lib/infra';
-import { DIST_BENCH, procCpuMs, startWorker, type WorkerProcess } from '../lib/processes';
+import { benchEnv, dropPrefix, freshPrefix, ownCpuMs, redisCpuMs, sleep } from '../lib/infra';
+import { procCpuMs, startWorker, type WorkerProcess } from '../lib/processes';
 import type { Check, ScenarioReport } from '../lib/report';
 import { startSmallApi, type SmallApi } from '../lib/small-api';
 import { fmt, med, pairedRatio, sample } from '../lib/stats';
 
 const CONCURRENCY = 100;
-
-type Contender = 'ours' | 'hand-rolled' | 'bullmq';
 
 interface Run {
   jobsPerSecond: number;
@@ -146,42 +137,14 @@ async function runOne(ctx: ScenarioContext, api: SmallApi, count: number, who: C
   let worker: WorkerProcess | undefined;
   try {
     await app.queue.waitUntilReady();
-    worker = await startWorker(
-      who === 'ours'
-        ? { env: { ...env, LOG_LEVEL: 'info' }, concurrency: CONCURRENCY }
-        : who === 'hand-rolled'
-          ? { env, concurrency: CONCURRENCY, script: resolve(DIST_BENCH, 'baselines/hand-rolled.js'), args: ['worker', String(CONCURRENCY)], readyText: 'hand-rolled worker ready' }
-          : {
-              env,
-              concurrency: CONCURRENCY,
-              script: resolve(DIST_BENCH, 'baselines/noop-worker.js'),
-              args: [String(CONCURRENCY)],
-              readyText: 'noop worker ready',
-            },
-    );
+    worker = await startWorker(contenderWorker(who, env, CONCURRENCY));
     await sleep(300); // settled into its blocking wait
     const ids = Array.from({ length: count }, (_, i) => i + 1);
     const redis0 = await redisCpuMs(ctx.redis.client);
     const cpu0 = procCpuMs(worker.pid);
     const bench0 = ownCpuMs();
     const started = performance.now();
-    let batchId: string | undefined;
-    if (who === 'ours') batchId = (await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' })).batchId;
-    else if (who === 'bullmq') await addBulk(app, ids, jobOptions(app.config), (id) => ({ id, batchId: 'b-bench0000-000000' }));
-    else await addBulk(app, ids, HAND_ROLLED_JOB_OPTIONS, (id) => ({ id }));
-    await waitUntil(
-      async () => {
-        const c = await app.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        return Object.values(c).every((n) => n === 0);
-      },
-      600_000,
-      5,
-      `the ${who} worker to drain the queue`,
-    );
-    if (batchId) {
-      const run = await waitForBatchDone(app, batchId, started, 10_000, 5);
-      if (run.completed !== count) throw new Error(`pokequeue: ${run.completed} of ${count} jobs completed, ${run.failed} failed`);
-    }
+    await addAndDrain(app, who, ids, 5);
     const ms = performance.now() - started;
     const cpu1 = procCpuMs(worker.pid);
     const bench1 = ownCpuMs();
@@ -196,12 +159,5 @@ async function runOne(ctx: ScenarioContext, api: SmallApi, count: number, who: C
     await worker?.stop();
     await app.close();
     await dropPrefix(ctx.redis.client, prefix);
-  }
-}
-
-/** Bare BullMQ addBulk in chunks of 1000 with job ids `pokemon-<id>`, from the bench process. */
-async function addBulk(app: BenchApp, ids: readonly number[], opts: JobsOptions, data: (id: number) => object): Promise<void> {
-  for (let i = 0; i < ids.length; i += 1000) {
-    await app.queue.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'fetch', data: data(id) as PokemonJobData, opts: { ...opts, jobId: jobIdFor(id) } })));
   }
 }

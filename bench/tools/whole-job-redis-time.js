@@ -26,15 +26,13 @@ const COUNT = Number(process.env.COUNT || 20_000);
 const SHOWN_US = 0.3;
 
 (async () => {
-  const { startBenchRedis, benchEnv, freshPrefix, dropPrefix, waitUntil, sleep } = require(`${DIST}/bench/lib/infra.js`);
+  const { startBenchRedis, benchEnv, freshPrefix, dropPrefix, sleep } = require(`${DIST}/bench/lib/infra.js`);
   const { startSmallApi } = require(`${DIST}/bench/lib/small-api.js`);
-  const { startWorker, DIST_BENCH } = require(`${DIST}/bench/lib/processes.js`);
-  const { openApp, waitForBatchDone } = require(`${DIST}/bench/lib/app.js`);
-  const { enqueueBatch } = require(`${DIST}/src/queue/producer.js`);
-  const { IdSet } = require(`${DIST}/src/ids/id-set.js`);
-  const { jobOptions } = require(`${DIST}/src/queue/job-policy.js`);
+  const { startWorker } = require(`${DIST}/bench/lib/processes.js`);
+  const { openApp } = require(`${DIST}/bench/lib/app.js`);
+  const { addAndDrain, contenderWorker } = require(`${DIST}/bench/lib/contenders.js`);
   const { luaSource } = require(`${DIST}/src/redis/scripts.js`);
-  const { HAND_ROLLED_JOB_OPTIONS } = require(`${DIST}/bench/baselines/hand-rolled-options.js`);
+  const CONTENDER = { ours: 'ours', hand: 'hand-rolled', bare: 'bullmq' };
   const bullmqScripts = require(`${ROOT}/node_modules/bullmq/dist/cjs/scripts/index.js`);
   const sha1 = (s) => createHash('sha1').update(s).digest('hex');
   const sources = Object.values(bullmqScripts).map((s) => [s.content, `BullMQ ${s.name}`]);
@@ -44,6 +42,7 @@ const SHOWN_US = 0.3;
   const bySource = (text) => sources.find(([src]) => src.startsWith(text.replace(/\.\.\. \(\d+ more bytes\)$/, '')))?.[1];
 
   const who = process.argv.slice(2).length ? process.argv.slice(2) : ['bare', 'hand', 'ours'];
+  for (const w of who) if (!CONTENDER[w]) throw new Error(`unknown contender ${w}: use ours, hand or bare`);
   const redis = await startBenchRedis();
   execFileSync('taskset', ['-pc', '0', String(redis.server.process.pid)], { stdio: 'ignore' });
   execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
@@ -56,31 +55,13 @@ const SHOWN_US = 0.3;
     const env = benchEnv(redis.url, api.url, prefix);
     const app = await openApp(env);
     // Started from this process, the worker inherits its core.
-    const worker = await startWorker(
-      w === 'ours'
-        ? { env: { ...env, LOG_LEVEL: 'info' }, concurrency: 100 }
-        : w === 'hand'
-          ? { env, concurrency: 100, script: resolve(DIST_BENCH, 'baselines/hand-rolled.js'), args: ['worker', '100'], readyText: 'hand-rolled worker ready' }
-          : { env, concurrency: 100, script: resolve(DIST_BENCH, 'baselines/noop-worker.js'), args: ['100'], readyText: 'noop worker ready' },
-    );
+    const worker = await startWorker(contenderWorker(CONTENDER[w], env, 100));
     try {
       await app.queue.waitUntilReady();
       await sleep(300);
       await redis.client.slowlog('RESET');
       if (logged) await redis.client.config('SET', 'slowlog-log-slower-than', '0');
-      const t0 = performance.now();
-      const drained = () => waitUntil(async () => Object.values(await app.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0), 600_000, 5);
-      if (w === 'ours') {
-        const { batchId } = await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' });
-        await drained();
-        await waitForBatchDone(app, batchId, t0, 10_000, 5);
-      } else {
-        const opts = w === 'hand' ? HAND_ROLLED_JOB_OPTIONS : jobOptions(app.config);
-        for (let i = 0; i < ids.length; i += 1000) {
-          await app.queue.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'fetch', data: w === 'hand' ? { id } : { id, batchId: 'b-bench0000-000000' }, opts: { ...opts, jobId: `pokemon-${id}` } })));
-        }
-        await drained();
-      }
+      await addAndDrain(app, CONTENDER[w], ids, 5);
       await redis.client.config('SET', 'slowlog-log-slower-than', '10000');
       return logged ? await redis.client.slowlog('GET', -1) : [];
     } finally {

@@ -1,0 +1,60 @@
+/**
+ * Scenario 7's three contenders, as every measurement of them runs them (bench/scenarios/peers.ts
+ * and the whole-job tools in bench/tools/): how each one's worker process is started, and how its
+ * jobs are added from the bench process and waited for.
+ * - pokequeue: `pokequeue worker`, jobs added by enqueueBatch (the CLI's producer);
+ * - the hand-rolled BullMQ + undici worker (baselines/hand-rolled.ts), its jobs added with addBulk;
+ * - bare BullMQ: a no-op Worker (baselines/noop-worker.ts), addBulk with pokequeue's job options.
+ */
+import { resolve } from 'node:path';
+import type { JobsOptions } from 'bullmq';
+import { IdSet } from '../../src/ids/id-set';
+import { jobOptions } from '../../src/queue/job-policy';
+import { enqueueBatch } from '../../src/queue/producer';
+import { jobIdFor } from '../../src/redis/schema';
+import type { PokemonJobData } from '../../src/types';
+import { HAND_ROLLED_JOB_OPTIONS } from '../baselines/hand-rolled-options';
+import { waitForBatchDone, type BenchApp } from './app';
+import { waitUntil } from './infra';
+import { DIST_BENCH, type WorkerLaunch } from './processes';
+
+export type Contender = 'ours' | 'hand-rolled' | 'bullmq';
+
+/** The contender's worker process at `concurrency`; `extra` adds launch options (node flags, a longer ready timeout). */
+export function contenderWorker(who: Contender, env: Record<string, string>, concurrency: number, extra: Partial<WorkerLaunch> = {}): WorkerLaunch {
+  if (who === 'ours') return { env: { ...env, LOG_LEVEL: 'info' }, concurrency, ...extra };
+  if (who === 'hand-rolled') {
+    return { env, concurrency, script: resolve(DIST_BENCH, 'baselines/hand-rolled.js'), args: ['worker', String(concurrency)], readyText: 'hand-rolled worker ready', ...extra };
+  }
+  return { env, concurrency, script: resolve(DIST_BENCH, 'baselines/noop-worker.js'), args: [String(concurrency)], readyText: 'noop worker ready', ...extra };
+}
+
+/**
+ * Adds one job per id as the contender's producer does, from this process, then waits until the
+ * queue is drained (and, for pokequeue, its batch finished with every job completed), polling
+ * every `pollMs`. The contender's worker must be running.
+ */
+export async function addAndDrain(app: BenchApp, who: Contender, ids: readonly number[], pollMs: number, timeoutMs = 600_000): Promise<void> {
+  const started = performance.now();
+  let batchId: string | undefined;
+  if (who === 'ours') batchId = (await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' })).batchId;
+  else if (who === 'bullmq') await addBulk(app, ids, jobOptions(app.config), (id) => ({ id, batchId: 'b-bench0000-000000' }));
+  else await addBulk(app, ids, HAND_ROLLED_JOB_OPTIONS, (id) => ({ id }));
+  await waitUntil(
+    async () => Object.values(await app.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0),
+    timeoutMs,
+    pollMs,
+    `the ${who} worker to drain the queue`,
+  );
+  if (batchId) {
+    const run = await waitForBatchDone(app, batchId, started, 10_000, pollMs);
+    if (run.completed !== ids.length) throw new Error(`pokequeue: ${run.completed} of ${ids.length} jobs completed, ${run.failed} failed`);
+  }
+}
+
+/** Bare BullMQ addBulk in chunks of 1000 with job ids `pokemon-<id>`, one chunk at a time. */
+async function addBulk(app: BenchApp, ids: readonly number[], opts: JobsOptions, data: (id: number) => object): Promise<void> {
+  for (let i = 0; i < ids.length; i += 1000) {
+    await app.queue.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'fetch', data: data(id) as PokemonJobData, opts: { ...opts, jobId: jobIdFor(id) } })));
+  }
+}
