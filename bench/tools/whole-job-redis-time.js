@@ -43,12 +43,9 @@ const SHOWN_US = 0.3;
 
   const who = process.argv.slice(2).length ? process.argv.slice(2) : ['bare', 'hand', 'ours'];
   for (const w of who) if (!CONTENDER[w]) throw new Error(`unknown contender ${w}: use ours, hand or bare`);
-  const redis = await startBenchRedis();
-  execFileSync('taskset', ['-pc', '0', String(redis.server.process.pid)], { stdio: 'ignore' });
-  execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
-  const api = await startSmallApi(COUNT);
-  await redis.client.config('SET', 'slowlog-max-len', String(60 * COUNT));
   const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
+  const redis = await startBenchRedis();
+  let api;
 
   const run = async (w, logged) => {
     const prefix = freshPrefix(`redis-time-${w}`);
@@ -72,6 +69,10 @@ const SHOWN_US = 0.3;
   };
 
   try {
+    execFileSync('taskset', ['-pc', '0', String(redis.server.process.pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
+    api = await startSmallApi(COUNT);
+    await redis.client.config('SET', 'slowlog-max-len', String(60 * COUNT));
     for (const w of who) await run(w, false); // unmeasured: JIT, script loading, allocator
     for (const w of who) {
       const log = await run(w, true);
@@ -105,7 +106,7 @@ const SHOWN_US = 0.3;
       print(inner);
     }
   } finally {
-    await api.close();
+    await api?.close();
     await redis.stop();
   }
   process.exit(0);
