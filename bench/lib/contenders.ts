@@ -20,6 +20,18 @@ import { DIST_BENCH, type WorkerLaunch } from './processes';
 
 export type Contender = 'ours' | 'hand-rolled' | 'bullmq';
 
+/** The short names the tools take on their command line. */
+const BY_ARG: Record<string, Contender> = { ours: 'ours', hand: 'hand-rolled', bare: 'bullmq' };
+
+/** The contenders a tool's arguments name (`ours`, `hand`, `bare`; all three, bare first, when none), with the name given. */
+export function contendersFromArgs(args: readonly string[]): { arg: string; who: Contender }[] {
+  return (args.length ? args : ['bare', 'hand', 'ours']).map((arg) => {
+    const who = BY_ARG[arg];
+    if (!who) throw new Error(`unknown contender ${arg}: use ours, hand or bare`);
+    return { arg, who };
+  });
+}
+
 /** The contender's worker process at `concurrency`; `extra` adds launch options (node flags, a longer ready timeout). */
 export function contenderWorker(who: Contender, env: Record<string, string>, concurrency: number, extra: Partial<WorkerLaunch> = {}): WorkerLaunch {
   if (who === 'ours') return { env: { ...env, LOG_LEVEL: 'info' }, concurrency, ...extra };

@@ -19,23 +19,21 @@ const COUNT = Number(process.env.COUNT || 5000);
   const { startSmallApi } = require(`${DIST}/bench/lib/small-api.js`);
   const { startWorker } = require(`${DIST}/bench/lib/processes.js`);
   const { openApp } = require(`${DIST}/bench/lib/app.js`);
-  const { addAndDrain, contenderWorker } = require(`${DIST}/bench/lib/contenders.js`);
-  const CONTENDER = { ours: 'ours', hand: 'hand-rolled', bare: 'bullmq' };
-  const who = process.argv.slice(2).length ? process.argv.slice(2) : ['bare', 'hand', 'ours'];
-  for (const w of who) if (!CONTENDER[w]) throw new Error(`unknown contender ${w}: use ours, hand or bare`);
+  const { addAndDrain, contenderWorker, contendersFromArgs } = require(`${DIST}/bench/lib/contenders.js`);
+  const contenders = contendersFromArgs(process.argv.slice(2));
   const redis = await startCallgrindRedis();
   const api = await startSmallApi(COUNT);
   try {
-    for (const w of who) {
+    for (const { arg: w, who } of contenders) {
       const prefix = freshPrefix(`cg-${w}`);
       const env = benchEnv(redis.url, api.url, prefix);
       const app = await openApp(env);
       await app.queue.waitUntilReady();
-      const worker = await startWorker(contenderWorker(CONTENDER[w], env, 100, { readyTimeoutMs: 120_000 }));
+      const worker = await startWorker(contenderWorker(who, env, 100, { readyTimeoutMs: 120_000 }));
       await sleep(2000);
       const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
       // Polled every 200 ms, not the scenario's 5 ms: under callgrind, polling weighs ~50x more.
-      const ir = await redis.measure(() => addAndDrain(app, CONTENDER[w], ids, 200, 1_200_000));
+      const ir = await redis.measure(() => addAndDrain(app, who, ids, 200, 1_200_000));
       await worker.stop(10_000);
       await app.close();
       await dropPrefix(redis.client, prefix);

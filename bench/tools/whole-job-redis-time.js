@@ -30,9 +30,8 @@ const SHOWN_US = 0.3;
   const { startSmallApi } = require(`${DIST}/bench/lib/small-api.js`);
   const { startWorker } = require(`${DIST}/bench/lib/processes.js`);
   const { openApp } = require(`${DIST}/bench/lib/app.js`);
-  const { addAndDrain, contenderWorker } = require(`${DIST}/bench/lib/contenders.js`);
+  const { addAndDrain, contenderWorker, contendersFromArgs } = require(`${DIST}/bench/lib/contenders.js`);
   const { luaSource } = require(`${DIST}/src/redis/scripts.js`);
-  const CONTENDER = { ours: 'ours', hand: 'hand-rolled', bare: 'bullmq' };
   const bullmqScripts = require(`${ROOT}/node_modules/bullmq/dist/cjs/scripts/index.js`);
   const sha1 = (s) => createHash('sha1').update(s).digest('hex');
   const sources = Object.values(bullmqScripts).map((s) => [s.content, `BullMQ ${s.name}`]);
@@ -41,24 +40,23 @@ const SHOWN_US = 0.3;
   // EVAL (ioredis's first call of a script on a connection) logs the source, cut after 128 characters.
   const bySource = (text) => sources.find(([src]) => src.startsWith(text.replace(/\.\.\. \(\d+ more bytes\)$/, '')))?.[1];
 
-  const who = process.argv.slice(2).length ? process.argv.slice(2) : ['bare', 'hand', 'ours'];
-  for (const w of who) if (!CONTENDER[w]) throw new Error(`unknown contender ${w}: use ours, hand or bare`);
+  const contenders = contendersFromArgs(process.argv.slice(2));
   const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
   const redis = await startBenchRedis();
   let api;
 
-  const run = async (w, logged) => {
+  const run = async ({ arg: w, who }, logged) => {
     const prefix = freshPrefix(`redis-time-${w}`);
     const env = benchEnv(redis.url, api.url, prefix);
     const app = await openApp(env);
     // Started from this process, the worker inherits its core.
-    const worker = await startWorker(contenderWorker(CONTENDER[w], env, 100));
+    const worker = await startWorker(contenderWorker(who, env, 100));
     try {
       await app.queue.waitUntilReady();
       await sleep(300);
       await redis.client.slowlog('RESET');
       if (logged) await redis.client.config('SET', 'slowlog-log-slower-than', '0');
-      await addAndDrain(app, CONTENDER[w], ids, 5);
+      await addAndDrain(app, who, ids, 5);
       await redis.client.config('SET', 'slowlog-log-slower-than', '10000');
       return logged ? await redis.client.slowlog('GET', -1) : [];
     } finally {
@@ -73,9 +71,10 @@ const SHOWN_US = 0.3;
     execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
     api = await startSmallApi(COUNT);
     await redis.client.config('SET', 'slowlog-max-len', String(60 * COUNT));
-    for (const w of who) await run(w, false); // unmeasured: JIT, script loading, allocator
-    for (const w of who) {
-      const log = await run(w, true);
+    for (const c of contenders) await run(c, false); // unmeasured: JIT, script loading, allocator
+    for (const c of contenders) {
+      const w = c.arg;
+      const log = await run(c, true);
       // Commands a script runs are logged too, from the client `?:0`: listed apart, as the
       // script's own time already holds theirs.
       const top = new Map();
