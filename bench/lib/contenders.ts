@@ -44,14 +44,16 @@ export function contenderWorker(who: Contender, env: Record<string, string>, con
 /**
  * Adds one job per id as the contender's producer does, from this process, then waits until the
  * queue is drained (and, for pokequeue, its batch finished with every job completed), polling
- * every `pollMs`. The contender's worker must be running.
+ * every `pollMs`. The contender's worker must be running. `onAdded` is called once every job is
+ * added, before the wait.
  */
-export async function addAndDrain(app: BenchApp, who: Contender, ids: readonly number[], pollMs: number, timeoutMs = 600_000): Promise<void> {
+export async function addAndDrain(app: BenchApp, who: Contender, ids: readonly number[], pollMs: number, timeoutMs = 600_000, onAdded?: () => void): Promise<void> {
   const started = performance.now();
   let batchId: string | undefined;
   if (who === 'ours') batchId = (await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' })).batchId;
   else if (who === 'bullmq') await addBulk(app, ids, jobOptions(app.config), (id) => ({ id, batchId: 'b-bench0000-000000' }));
   else await addBulk(app, ids, HAND_ROLLED_JOB_OPTIONS, (id) => ({ id }));
+  onAdded?.();
   await waitUntil(
     async () => Object.values(await app.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0),
     timeoutMs,
