@@ -43,11 +43,12 @@ export const ENQUEUE_CHUNK = 5000;
  * How many jobs one `addBulk` call carries. BullMQ builds and encodes a whole call's jobs in one
  * synchronous step, so this bounds how long enqueueing holds the caller's event loop (a server
  * that enqueues keeps answering meanwhile) as well as how long Redis runs one client's commands
- * in a row. 100,000 ids, no worker: at 250 per call the caller's event-loop delay
- * (perf_hooks.monitorEventLoopDelay) was ~10 ms at p99, against ~33 ms at 1000, and the rate 41k
- * jobs/s against 38k (bench/CHANGES.md, eighth round).
+ * in a row. 100,000 ids, no worker, the caller's event-loop delay at p99
+ * (perf_hooks.monitorEventLoopDelay): ~33 ms at 1000 per call, ~17-20 ms at 500, ~10-12 ms at
+ * 250. At 250, though, Redis spent ~2% more CPU per job while a worker ran alongside (bench
+ * scenario 7); at 500 it did not (bench/CHANGES.md, eighth round).
  */
-export const ADD_BULK_CHUNK = 250;
+export const ADD_BULK_CHUNK = 500;
 /** How many `addBulk` calls are in flight at once; more than two bought nothing in the bench. */
 export const ADD_BULK_IN_FLIGHT = 2;
 
