@@ -4,9 +4,9 @@
  * hand-rolled BullMQ + undici worker (or the contenders named), each run adds COUNT jobs from
  * this process (which also serves the bench's small API, as in scenario 7) to a worker at
  * concurrency 100 that was started and left idle, as scenario 7 does it (WARM=N first gives it N
- * jobs of its own, unmeasured, as a worker that has been running a while), and samples every
- * 100 ms the API's request count and the CPU time of the worker, of this process and of Redis.
- * It prints per run:
+ * jobs of its own, unmeasured, as a worker that has been running a while). It reads the API's
+ * request count and the CPU time of the worker, of this process and of Redis when the adding
+ * ends and when the run does (Redis's from a reading every 100 ms). It prints per run:
  * - the adding phase: how long adding took, how many jobs were fetched meanwhile, and the cores
  *   each of the three processes used;
  * - the rest of the run: jobs per second and the same cores;
@@ -55,16 +55,13 @@ const SAMPLE_MS = 100;
       }
       const t0 = performance.now();
       const [worker0, own0, redis0, req0] = [procCpuMs(worker.pid), ownCpuMs(), await redisCpuMs(redis.client), api.requests()];
-      // Redis's CPU is read over a connection: the latest reading is kept, refreshed every sample.
+      // Redis's CPU is read over a connection, so a sample takes the latest reading (at most
+      // SAMPLE_MS old); the rest is read at once.
       let redisNow = redis0;
       const sample = () => ({ ms: performance.now() - t0, jobs: api.requests() - req0, worker: procCpuMs(worker.pid) - worker0, own: ownCpuMs() - own0, redis: redisNow - redis0 });
-      let lastSample = sample();
-      timer = setInterval(() => {
-        lastSample = sample();
-        void redisCpuMs(redis.client).then((ms) => (redisNow = ms), () => {});
-      }, SAMPLE_MS);
+      timer = setInterval(() => void redisCpuMs(redis.client).then((ms) => (redisNow = ms), () => {}), SAMPLE_MS);
       let added;
-      await addAndDrain(app, who, ids, 5, 600_000, () => (added = { ...lastSample, ms: performance.now() - t0 }));
+      await addAndDrain(app, who, ids, 5, 600_000, () => (added = sample()));
       clearInterval(timer);
       redisNow = await redisCpuMs(redis.client);
       const end = sample();
@@ -79,7 +76,6 @@ const SAMPLE_MS = 100;
 
   const cores = (cpuMs, ms) => (ms > 0 ? cpuMs / ms : 0);
   const phases = ({ added, end }) => {
-    // The CPU readings of `added` are from the last sample before adding ended (at most SAMPLE_MS old).
     const a = added;
     const restMs = end.ms - added.ms;
     return {
