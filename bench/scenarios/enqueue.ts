@@ -19,6 +19,9 @@ const UNUSED_API = 'http://127.0.0.1:9/api/v2';
 /** The baselines' jobs per addBulk call: what the issue measured, and a round number a user would pick. */
 const BASELINE_CHUNK = 1000;
 
+/** enqueueBatch, and bare addBulk with one call or ADD_BULK_IN_FLIGHT calls in flight. */
+type Kind = 'ours' | 'raw' | 'raw-overlapped';
+
 export const enqueue: Scenario = {
   key: 'enqueue',
   title: '4. Enqueue rate',
@@ -31,9 +34,9 @@ export const enqueue: Scenario = {
     const raw: number[] = [];
     const rawOverlapped: number[] = [];
     /** p99 of this process's event-loop delay while each enqueued, ms. */
-    const loopDelay: Record<'ours' | 'raw' | 'raw-overlapped', number[]> = { ours: [], raw: [], 'raw-overlapped': [] };
+    const loopDelay: Record<Kind, number[]> = { ours: [], raw: [], 'raw-overlapped': [] };
 
-    const timeOne = async (kind: 'ours' | 'raw' | 'raw-overlapped'): Promise<number> => {
+    const timeOne = async (kind: Kind): Promise<number> => {
       const prefix = freshPrefix(`enqueue-${kind}`);
       const app = await openApp(benchEnv(ctx.redis.url, UNUSED_API, prefix));
       try {
@@ -62,9 +65,9 @@ export const enqueue: Scenario = {
     await timeOne('raw'); // unmeasured: JIT and Redis warm-up
     loopDelay.raw.length = 0;
     for (let rep = 0; rep < reps; rep++) {
-      const order: ('ours' | 'raw' | 'raw-overlapped')[] = rep % 2 === 0 ? ['ours', 'raw', 'raw-overlapped'] : ['raw-overlapped', 'raw', 'ours'];
+      const order: Kind[] = rep % 2 === 0 ? ['ours', 'raw', 'raw-overlapped'] : ['raw-overlapped', 'raw', 'ours'];
       for (const kind of order) ({ ours, raw, 'raw-overlapped': rawOverlapped })[kind].push(await timeOne(kind));
-      const p99 = (kind: 'ours' | 'raw' | 'raw-overlapped') => `${fmt(loopDelay[kind].at(-1)!, 1)} ms`;
+      const p99 = (kind: Kind) => `${fmt(loopDelay[kind].at(-1)!, 1)} ms`;
       ctx.log(
         `  rep ${rep + 1}/${reps}: enqueueBatch ${fmt(ours.at(-1)!)}/s (event-loop delay p99 ${p99('ours')}), addBulk ${fmt(raw.at(-1)!)}/s (${p99('raw')}), ` +
           `addBulk ${ADD_BULK_IN_FLIGHT} in flight ${fmt(rawOverlapped.at(-1)!)}/s (${p99('raw-overlapped')})`,
