@@ -108,6 +108,12 @@ describeLab('chaos soak', () => {
 
   /** Hosts whose worker was killed and is not back yet: a second kill there would be a no-op. */
   const restarting = new Set<number>();
+  /**
+   * Timers that heal a cut host. Once the rounds are over every host is healed at once and these
+   * are cleared: one still pending would keep Jest from exiting (a cut near the end lasts longer
+   * than the rest of the run).
+   */
+  const healTimers = new Set<NodeJS.Timeout>();
   const startWorkerOn = async (i: number) => {
     workers[i] = await hosts[i]!.startWorker({ ...env, ...WORKER_ENV }, [], 120_000);
   };
@@ -144,7 +150,11 @@ describeLab('chaos soak', () => {
         } else if (e.kind === 'cut') {
           const host = hosts[e.worker]!;
           host.cut();
-          void new Promise((r) => setTimeout(r, e.forMs)).then(() => host.heal());
+          const timer = setTimeout(() => {
+            healTimers.delete(timer);
+            host.heal();
+          }, e.forMs);
+          healTimers.add(timer);
         } else {
           await redis.stop();
           await new Promise((r) => setTimeout(r, e.downMs));
@@ -163,6 +173,8 @@ describeLab('chaos soak', () => {
     }
     stopChaos = true;
     await chaos;
+    for (const t of healTimers) clearTimeout(t);
+    healTimers.clear();
     for (const h of hosts) h.heal();
     await until(() => restarting.size === 0, 60_000, 'killed workers to be back');
     totalSeconds = (Date.now() - t0) / 1000;
