@@ -3,11 +3,15 @@
  * connection, queue and store the CLI builds, and a batch run that ends when the batch's own
  * counters say every job finished (polled every few ms, so the bench adds little to the figure).
  */
+import type { JobsOptions } from 'bullmq';
 import { Agent, request } from 'undici';
 import { progressOf } from '../../src/batch/batch';
 import { openContext, type AppContext } from '../../src/cli/context';
 import { IdSet } from '../../src/ids/id-set';
+import { jobOptions } from '../../src/queue/job-policy';
 import { enqueueBatch } from '../../src/queue/producer';
+import { jobIdFor } from '../../src/redis/schema';
+import type { PokemonJobData } from '../../src/types';
 import { configFrom, quietLogger, sleep } from './infra';
 
 export type BenchApp = AppContext;
@@ -66,4 +70,32 @@ export async function warmApi(apiUrl: string, ids: readonly number[], parallel =
   } finally {
     await agent.close();
   }
+}
+
+/**
+ * Bare BullMQ `addBulk` of one job per id (job id `pokemon-<id>`, `data(id)` its data), `chunk`
+ * jobs per call and `inFlight` calls at once: the baselines' producer, without pokequeue's checks.
+ */
+export async function addBare(
+  app: BenchApp,
+  ids: readonly number[],
+  opts: JobsOptions,
+  data: (id: number) => object,
+  chunk = 1000,
+  inFlight = 1,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < ids.length) {
+      const start = next;
+      next += chunk;
+      await app.queue.addBulk(ids.slice(start, start + chunk).map((id) => ({ name: 'fetch', data: data(id) as PokemonJobData, opts: { ...opts, jobId: jobIdFor(id) } })));
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+}
+
+/** {@link addBare} with pokequeue's job options and job data: the jobs enqueueBatch adds, added without its checks. */
+export function addRaw(app: BenchApp, ids: readonly number[], batchId: string, chunk = 1000, inFlight = 1): Promise<void> {
+  return addBare(app, ids, jobOptions(app.config), (id) => ({ id, batchId }), chunk, inFlight);
 }

@@ -7,14 +7,10 @@
  * - bare BullMQ: a no-op Worker (baselines/noop-worker.ts), addBulk with pokequeue's job options.
  */
 import { resolve } from 'node:path';
-import type { JobsOptions } from 'bullmq';
 import { IdSet } from '../../src/ids/id-set';
-import { jobOptions } from '../../src/queue/job-policy';
 import { enqueueBatch } from '../../src/queue/producer';
-import { jobIdFor } from '../../src/redis/schema';
-import type { PokemonJobData } from '../../src/types';
 import { HAND_ROLLED_JOB_OPTIONS } from '../baselines/hand-rolled-options';
-import { waitForBatchDone, type BenchApp } from './app';
+import { addBare, addRaw, waitForBatchDone, type BenchApp } from './app';
 import { waitUntil } from './infra';
 import { DIST_BENCH, type WorkerLaunch } from './processes';
 
@@ -51,8 +47,8 @@ export async function addAndDrain(app: BenchApp, who: Contender, ids: readonly n
   const started = performance.now();
   let batchId: string | undefined;
   if (who === 'ours') batchId = (await enqueueBatch(app, { ids: IdSet.of(ids), refresh: false, spec: 'bench' })).batchId;
-  else if (who === 'bullmq') await addBulk(app, ids, jobOptions(app.config), (id) => ({ id, batchId: 'b-bench0000-000000' }));
-  else await addBulk(app, ids, HAND_ROLLED_JOB_OPTIONS, (id) => ({ id }));
+  else if (who === 'bullmq') await addRaw(app, ids, 'b-bench0000-000000');
+  else await addBare(app, ids, HAND_ROLLED_JOB_OPTIONS, (id) => ({ id }));
   onAdded?.();
   await waitUntil(
     async () => Object.values(await app.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0),
@@ -63,12 +59,5 @@ export async function addAndDrain(app: BenchApp, who: Contender, ids: readonly n
   if (batchId) {
     const run = await waitForBatchDone(app, batchId, started, 10_000, pollMs);
     if (run.completed !== ids.length) throw new Error(`pokequeue: ${run.completed} of ${ids.length} jobs completed, ${run.failed} failed`);
-  }
-}
-
-/** Bare BullMQ addBulk in chunks of 1000 with job ids `pokemon-<id>`, one chunk at a time. */
-async function addBulk(app: BenchApp, ids: readonly number[], opts: JobsOptions, data: (id: number) => object): Promise<void> {
-  for (let i = 0; i < ids.length; i += 1000) {
-    await app.queue.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'fetch', data: data(id) as PokemonJobData, opts: { ...opts, jobId: jobIdFor(id) } })));
   }
 }

@@ -7,12 +7,11 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { IdSet } from '../../src/ids/id-set';
 import { ADD_BULK_CHUNK, ADD_BULK_IN_FLIGHT, enqueueBatch } from '../../src/queue/producer';
-import { openApp } from '../lib/app';
+import { addRaw, openApp } from '../lib/app';
 import type { Scenario, ScenarioContext } from '../lib/context';
 import { benchEnv, dropPrefix, freshPrefix } from '../lib/infra';
 import type { Check, ScenarioReport } from '../lib/report';
 import { fmt, med, pairedRatio, sample } from '../lib/stats';
-import { addRaw } from './queue-overhead';
 
 /** No request is made: the API URL only has to parse. */
 const UNUSED_API = 'http://127.0.0.1:9/api/v2';
@@ -30,13 +29,13 @@ export const enqueue: Scenario = {
     const count = ctx.opts.quick ? 20_000 : 100_000;
     const reps = ctx.opts.quick ? 2 : 3;
     const ids = Array.from({ length: count }, (_, i) => i + 1);
-    const ours: number[] = [];
-    const raw: number[] = [];
-    const rawOverlapped: number[] = [];
+    /** Jobs added per second, per contender and run. */
+    const rate: Record<Kind, number[]> = { ours: [], raw: [], 'raw-overlapped': [] };
     /** p99 of this process's event-loop delay while each enqueued, ms. */
     const loopDelay: Record<Kind, number[]> = { ours: [], raw: [], 'raw-overlapped': [] };
+    const { ours, raw, 'raw-overlapped': rawOverlapped } = rate;
 
-    const timeOne = async (kind: Kind): Promise<number> => {
+    const timeOne = async (kind: Kind): Promise<{ rate: number; loopDelayMs: number }> => {
       const prefix = freshPrefix(`enqueue-${kind}`);
       const app = await openApp(benchEnv(ctx.redis.url, UNUSED_API, prefix));
       try {
@@ -52,10 +51,9 @@ export const enqueue: Scenario = {
         }
         const ms = performance.now() - started;
         delay.disable();
-        loopDelay[kind].push(delay.percentile(99) / 1e6);
         const waiting = await app.queue.getWaitingCount();
         if (waiting !== count) throw new Error(`${kind}: ${waiting} jobs waiting, expected ${count}`);
-        return (count / ms) * 1000;
+        return { rate: (count / ms) * 1000, loopDelayMs: delay.percentile(99) / 1e6 };
       } finally {
         await app.close();
         await dropPrefix(ctx.redis.client, prefix);
@@ -63,10 +61,13 @@ export const enqueue: Scenario = {
     };
 
     await timeOne('raw'); // unmeasured: JIT and Redis warm-up
-    loopDelay.raw.length = 0;
     for (let rep = 0; rep < reps; rep++) {
       const order: Kind[] = rep % 2 === 0 ? ['ours', 'raw', 'raw-overlapped'] : ['raw-overlapped', 'raw', 'ours'];
-      for (const kind of order) ({ ours, raw, 'raw-overlapped': rawOverlapped })[kind].push(await timeOne(kind));
+      for (const kind of order) {
+        const run = await timeOne(kind);
+        rate[kind].push(run.rate);
+        loopDelay[kind].push(run.loopDelayMs);
+      }
       const p99 = (kind: Kind) => `${fmt(loopDelay[kind].at(-1)!, 1)} ms`;
       ctx.log(
         `  rep ${rep + 1}/${reps}: enqueueBatch ${fmt(ours.at(-1)!)}/s (event-loop delay p99 ${p99('ours')}), addBulk ${fmt(raw.at(-1)!)}/s (${p99('raw')}), ` +

@@ -9,12 +9,9 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { jobIdFor } from '../../src/redis/schema';
-import { jobOptions } from '../../src/queue/job-policy';
 import { IdSet } from '../../src/ids/id-set';
 import { enqueueBatch } from '../../src/queue/producer';
-import type { PokemonJobData } from '../../src/types';
-import { openApp, waitForBatchDone, type BenchApp } from '../lib/app';
+import { addRaw, openApp, waitForBatchDone, type BenchApp } from '../lib/app';
 import { PROBE, type Scenario, type ScenarioContext } from '../lib/context';
 import { profileTables, summarizeProfile } from '../lib/cpuprofile';
 import { benchEnv, dropPrefix, freshPrefix, ownCpuMs, probeSnapshot, redisCpuMs, sleep, waitUntil } from '../lib/infra';
@@ -268,23 +265,6 @@ async function waitForDrain(app: BenchApp, timeoutMs: number): Promise<void> {
     20,
     'the worker to drain the queue',
   );
-}
-
-/** Plain queue.addBulk in chunks of 1000 with pokequeue's job options and job ids. */
-/** Bare BullMQ addBulk in chunks; `inFlight` > 1 keeps that many calls going at once. */
-export async function addRaw(app: BenchApp, ids: readonly number[], batchId: string, chunk = 1000, inFlight = 1): Promise<void> {
-  const opts = jobOptions(app.config);
-  let next = 0;
-  const lane = async () => {
-    while (next < ids.length) {
-      const start = next;
-      next += chunk;
-      await app.queue.addBulk(
-        ids.slice(start, start + chunk).map((id) => ({ name: 'fetch', data: { id, batchId } as PokemonJobData, opts: { ...opts, jobId: jobIdFor(id) } })),
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, lane));
 }
 
 /** One more run of ours with the worker profiled over exactly the measured window. */

@@ -22,10 +22,9 @@ const COUNT = Number(process.env.COUNT || 20_000);
 
 (async () => {
   const { startBenchRedis, benchEnv, freshPrefix, dropPrefix, redisCpuMs } = require(`${DIST}/bench/lib/infra.js`);
-  const { openApp } = require(`${DIST}/bench/lib/app.js`);
+  const { openApp, addRaw } = require(`${DIST}/bench/lib/app.js`);
   const { enqueueBatch } = require(`${DIST}/src/queue/producer.js`);
   const { IdSet } = require(`${DIST}/src/ids/id-set.js`);
-  const { addRaw } = require(`${DIST}/bench/scenarios/queue-overhead.js`);
   const { luaSource } = require(`${DIST}/src/redis/scripts.js`);
   const bullmqScripts = require(`${ROOT}/node_modules/bullmq/dist/cjs/scripts/index.js`);
   const redis = await startBenchRedis();

@@ -13,10 +13,9 @@ const COUNT = 5000;
 
 (async () => {
   const { benchEnv, freshPrefix } = require(`${DIST}/bench/lib/infra.js`);
-  const { openApp } = require(`${DIST}/bench/lib/app.js`);
+  const { openApp, addRaw } = require(`${DIST}/bench/lib/app.js`);
   const { enqueueBatch } = require(`${DIST}/src/queue/producer.js`);
   const { IdSet } = require(`${DIST}/src/ids/id-set.js`);
-  const { addRaw } = require(`${DIST}/bench/scenarios/queue-overhead.js`);
   const redis = await startCallgrindRedis();
   try {
     for (const who of ['addBulk', 'enqueueBatch', 'addBulk', 'enqueueBatch']) {
